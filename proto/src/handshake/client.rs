@@ -1,0 +1,323 @@
+//! Client side: building the upgrade request, validating the server's response.
+
+use std::fmt::Write as _;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use bytes::{BufMut, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+
+use super::parse_error;
+use super::{accept_key, check_upgrade_headers, complete_head, header_map, header_tokens};
+use crate::config::Config;
+use crate::error::{HandshakeError, RejectedResponse, UrlError};
+use crate::frame::Decoded;
+
+/// What a client asks for: the URL to open, subprotocols to offer, extra headers.
+///
+/// ```
+/// use rusty_socket_proto::ClientRequest;
+///
+/// let request = ClientRequest::new("ws://example.com:8080/chat?room=1")?
+///     .protocol("chat.v2")
+///     .header(http::header::ORIGIN, http::HeaderValue::from_static("https://example.com"));
+/// assert_eq!((request.host(), request.port(), request.is_tls()), ("example.com", 8080, false));
+/// # Ok::<(), rusty_socket_proto::UrlError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientRequest {
+    uri: Uri,
+    host: String,
+    port: u16,
+    tls: bool,
+    protocols: Vec<String>,
+    extensions: Vec<String>,
+    headers: HeaderMap,
+}
+
+impl ClientRequest {
+    /// A request for a `ws://` or `wss://` URL.
+    pub fn new(url: &str) -> Result<Self, UrlError> {
+        let uri: Uri = url.parse().map_err(|_| UrlError::Invalid(url.to_owned()))?;
+        let tls = match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("ws") => false,
+            Some(s) if s.eq_ignore_ascii_case("wss") => true,
+            other => return Err(UrlError::UnsupportedScheme(other.unwrap_or("").to_owned())),
+        };
+        let authority = uri.authority().ok_or(UrlError::MissingHost)?;
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        if host.is_empty() {
+            return Err(UrlError::MissingHost);
+        }
+        let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        Ok(ClientRequest {
+            host: host.to_owned(),
+            port,
+            tls,
+            uri,
+            protocols: Vec::new(),
+            extensions: Vec::new(),
+            headers: HeaderMap::new(),
+        })
+    }
+
+    /// Offers a subprotocol (`Sec-WebSocket-Protocol`), in order of preference.
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocols.push(protocol.into());
+        self
+    }
+
+    /// Offers an extension (`Sec-WebSocket-Extensions`), e.g.
+    /// `"permessage-deflate; client_max_window_bits"`.
+    pub fn extension(mut self, extension: impl Into<String>) -> Self {
+        self.extensions.push(extension.into());
+        self
+    }
+
+    /// Adds a header to the request (`Origin`, `Authorization`, cookies...).
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// The host to connect to (without the brackets of an IPv6 literal).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port to connect to: the URL's, or 80 for `ws://` and 443 for `wss://`.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether the URL is `wss://`, so the transport must be TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// The URL.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// Writes the request head with `key` as `Sec-WebSocket-Key` and returns
+    /// what the response must then carry.
+    pub(crate) fn encode(&self, key: [u8; 16], out: &mut BytesMut) -> PendingResponse {
+        let key = BASE64.encode(key);
+        let path = self.uri.path_and_query().map_or("/", |p| p.as_str());
+        let default_port = if self.tls { 443 } else { 80 };
+        let mut head = String::with_capacity(256);
+        // Writing to a String cannot fail.
+        let _ = write!(head, "GET {path} HTTP/1.1\r\nHost: ");
+        if self.host.contains(':') {
+            let _ = write!(head, "[{}]", self.host);
+        } else {
+            head.push_str(&self.host);
+        }
+        if self.port != default_port {
+            let _ = write!(head, ":{}", self.port);
+        }
+        let _ = write!(
+            head,
+            "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        );
+        if !self.protocols.is_empty() {
+            let _ = write!(
+                head,
+                "Sec-WebSocket-Protocol: {}\r\n",
+                self.protocols.join(", ")
+            );
+        }
+        if !self.extensions.is_empty() {
+            let _ = write!(
+                head,
+                "Sec-WebSocket-Extensions: {}\r\n",
+                self.extensions.join(", ")
+            );
+        }
+        out.extend_from_slice(head.as_bytes());
+        for (name, value) in &self.headers {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.put_slice(b"\r\n");
+        PendingResponse {
+            accept: accept_key(key.as_bytes()),
+            protocols: self.protocols.clone(),
+            extensions: self.extensions.clone(),
+            scanned: 0,
+        }
+    }
+}
+
+/// The server's answer to a client's upgrade request.
+#[derive(Debug, Clone)]
+pub struct Response {
+    inner: http::Response<()>,
+    protocol: Option<String>,
+}
+
+impl Response {
+    /// The status (always 101 Switching Protocols).
+    pub fn status(&self) -> StatusCode {
+        self.inner.status()
+    }
+
+    /// The response's headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.inner.headers()
+    }
+
+    /// The subprotocol the server chose, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The response as an `http::Response`.
+    pub fn as_http(&self) -> &http::Response<()> {
+        &self.inner
+    }
+}
+
+/// What a client waits for after sending its request.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingResponse {
+    accept: String,
+    protocols: Vec<String>,
+    extensions: Vec<String>,
+    scanned: usize,
+}
+
+/// Parses and validates the server's response head from the start of `buf`.
+pub(crate) fn parse_response(
+    buf: &[u8],
+    pending: &mut PendingResponse,
+    config: &Config,
+) -> Result<Decoded<Response>, HandshakeError> {
+    let Some(end) = complete_head(buf, &mut pending.scanned, config.max_handshake_size)? else {
+        return Ok(Decoded::Partial);
+    };
+    let mut headers = vec![httparse::EMPTY_HEADER; config.max_headers];
+    let mut parsed = httparse::Response::new(&mut headers);
+    match parsed.parse(&buf[..end]) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(HandshakeError::Malformed("incomplete head")),
+        Err(e) => return Err(parse_error(e, config.max_headers)),
+    }
+    let status = parsed
+        .code
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .ok_or(HandshakeError::Malformed("invalid status code"))?;
+    let headers = header_map(parsed.headers)?;
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        return Err(HandshakeError::Status(Box::new(RejectedResponse {
+            status,
+            headers,
+        })));
+    }
+    check_upgrade_headers(&headers)?;
+    let accept = headers
+        .get("sec-websocket-accept")
+        .map(HeaderValue::as_bytes);
+    if accept != Some(pending.accept.as_bytes()) {
+        return Err(HandshakeError::AcceptMismatch);
+    }
+    let protocol = match headers.get("sec-websocket-protocol") {
+        None => None,
+        Some(value) => {
+            let chosen = value.to_str().unwrap_or("").trim();
+            if !pending.protocols.iter().any(|p| p == chosen) {
+                return Err(HandshakeError::UnofferedProtocol(chosen.to_owned()));
+            }
+            Some(chosen.to_owned())
+        }
+    };
+    for extension in header_tokens(&headers, "sec-websocket-extensions") {
+        let name = extension.split(';').next().unwrap_or("").trim();
+        let offered = pending.extensions.iter().any(|offer| {
+            offer
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case(name)
+        });
+        if !offered {
+            return Err(HandshakeError::UnofferedExtension(extension.to_owned()));
+        }
+    }
+    let mut inner = http::Response::new(());
+    *inner.status_mut() = status;
+    *inner.headers_mut() = headers;
+    Ok(Decoded::Complete(Response { inner, protocol }, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request_text(request: &ClientRequest) -> (String, PendingResponse) {
+        let mut out = BytesMut::new();
+        let pending = request.encode(*b"the sample nonce", &mut out);
+        (String::from_utf8(out.to_vec()).unwrap(), pending)
+    }
+
+    #[test]
+    fn request_matches_rfc_6455_section_1_2() {
+        let request = ClientRequest::new("ws://server.example.com/chat")
+            .unwrap()
+            .protocol("chat")
+            .protocol("superchat")
+            .header(
+                http::header::ORIGIN,
+                HeaderValue::from_static("http://example.com"),
+            );
+        let (text, pending) = request_text(&request);
+        assert_eq!(
+            text,
+            "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat, superchat\r\n\
+             origin: http://example.com\r\n\r\n"
+        );
+        assert_eq!(pending.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn host_header_carries_a_non_default_port_and_the_query() {
+        let request = ClientRequest::new("wss://[::1]:9443/a/b?x=1&y").unwrap();
+        assert_eq!(
+            (request.host(), request.port(), request.is_tls()),
+            ("::1", 9443, true)
+        );
+        let (text, _) = request_text(&request);
+        assert!(
+            text.starts_with("GET /a/b?x=1&y HTTP/1.1\r\nHost: [::1]:9443\r\n"),
+            "{text}"
+        );
+        let (text, _) = request_text(&ClientRequest::new("wss://h:443").unwrap());
+        assert!(text.starts_with("GET / HTTP/1.1\r\nHost: h\r\n"), "{text}");
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        assert_eq!(
+            ClientRequest::new("http://a/").unwrap_err(),
+            UrlError::UnsupportedScheme("http".into())
+        );
+        assert_eq!(
+            ClientRequest::new("/path").unwrap_err(),
+            UrlError::UnsupportedScheme("".into())
+        );
+        assert!(matches!(
+            ClientRequest::new("ws://a b/"),
+            Err(UrlError::Invalid(_))
+        ));
+    }
+}

@@ -1,0 +1,288 @@
+//! Server side: parsing the upgrade request, answering it.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use bytes::BytesMut;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, Version};
+
+use super::{accept_key, check_upgrade_headers, complete_head, has_token, header_map};
+use super::{header_tokens, parse_error};
+use crate::config::Config;
+use crate::error::{AcceptError, HandshakeError};
+use crate::frame::Decoded;
+
+/// A client's request to open a WebSocket, handed to the server application
+/// in [`Event::Request`](crate::Event::Request) to accept or reject.
+///
+/// A plain HTTP `GET` (no `Upgrade` header) is reported too, with
+/// [`is_websocket`](Self::is_websocket) false, so that a server can answer it
+/// with a page through [`Connection::reject`](crate::Connection::reject).
+#[derive(Debug, Clone)]
+pub struct Request {
+    inner: http::Request<()>,
+    key: Option<String>,
+    protocols: Vec<String>,
+    extensions: Vec<String>,
+}
+
+impl Request {
+    /// The request method (always GET).
+    pub fn method(&self) -> &Method {
+        self.inner.method()
+    }
+
+    /// The request target.
+    pub fn uri(&self) -> &Uri {
+        self.inner.uri()
+    }
+
+    /// The path of the request target.
+    pub fn path(&self) -> &str {
+        self.inner.uri().path()
+    }
+
+    /// The request's headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.inner.headers()
+    }
+
+    /// A header's value, if present and valid text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.inner.headers().get(name)?.to_str().ok()
+    }
+
+    /// The `Origin` header that browsers send: check it to stop cross-site
+    /// WebSocket hijacking (RFC 6455 section 10.2).
+    pub fn origin(&self) -> Option<&str> {
+        self.header("origin")
+    }
+
+    /// The subprotocols the client offers, in its order of preference.
+    pub fn protocols(&self) -> &[String] {
+        &self.protocols
+    }
+
+    /// The extensions the client offers, each with its parameters.
+    pub fn extensions(&self) -> &[String] {
+        &self.extensions
+    }
+
+    /// Whether this is a WebSocket upgrade (false for a plain HTTP GET).
+    pub fn is_websocket(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// The request as an `http::Request`.
+    pub fn as_http(&self) -> &http::Request<()> {
+        &self.inner
+    }
+}
+
+/// How a server accepts a request: the subprotocol it picks and any headers
+/// to add (cookies, for instance).
+#[derive(Debug, Clone, Default)]
+pub struct Accept {
+    /// The subprotocol to speak; must be one the client offered.
+    pub protocol: Option<String>,
+    /// Extra response headers.
+    pub headers: HeaderMap,
+}
+
+impl Accept {
+    /// Accepts with the given subprotocol.
+    pub fn with_protocol(protocol: impl Into<String>) -> Self {
+        Accept {
+            protocol: Some(protocol.into()),
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// Writes the 101 response to `request` into `out`.
+    pub(crate) fn encode(&self, request: &Request, out: &mut BytesMut) -> Result<(), AcceptError> {
+        let key = request.key.as_deref().ok_or(AcceptError::NotWebSocket)?;
+        if let Some(protocol) = &self.protocol {
+            if !request.protocols.contains(protocol) {
+                return Err(AcceptError::ProtocolNotOffered(protocol.clone()));
+            }
+        }
+        out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n");
+        out.extend_from_slice(b"Connection: Upgrade\r\nSec-WebSocket-Accept: ");
+        out.extend_from_slice(accept_key(key.as_bytes()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        if let Some(protocol) = &self.protocol {
+            out.extend_from_slice(b"Sec-WebSocket-Protocol: ");
+            out.extend_from_slice(protocol.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        write_headers(&self.headers, out);
+        out.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+}
+
+/// Where the scan for the end of a request head stopped.
+#[derive(Debug, Default)]
+pub(crate) struct RequestParser {
+    scanned: usize,
+}
+
+/// Parses and validates a request head from the start of `buf`.
+///
+/// A malformed or invalid request is an error to be answered with its
+/// [`HandshakeError::status`]; a well-formed GET without `Upgrade` is returned
+/// as a plain HTTP request.
+pub(crate) fn parse_request(
+    buf: &[u8],
+    state: &mut RequestParser,
+    config: &Config,
+) -> Result<Decoded<Request>, HandshakeError> {
+    let Some(end) = complete_head(buf, &mut state.scanned, config.max_handshake_size)? else {
+        return Ok(Decoded::Partial);
+    };
+    let mut headers = vec![httparse::EMPTY_HEADER; config.max_headers];
+    let mut parsed = httparse::Request::new(&mut headers);
+    match parsed.parse(&buf[..end]) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(HandshakeError::Malformed("incomplete head")),
+        Err(e) => return Err(parse_error(e, config.max_headers)),
+    }
+    let method = Method::from_bytes(parsed.method.unwrap_or("").as_bytes())
+        .map_err(|_| HandshakeError::Malformed("invalid method"))?;
+    let uri: Uri = parsed
+        .path
+        .unwrap_or("")
+        .parse()
+        .map_err(|_| HandshakeError::Malformed("invalid request target"))?;
+    let version = match parsed.version {
+        Some(1) => Version::HTTP_11,
+        _ => Version::HTTP_10,
+    };
+    let headers = header_map(parsed.headers)?;
+    let mut inner = http::Request::new(());
+    *inner.method_mut() = method;
+    *inner.uri_mut() = uri;
+    *inner.version_mut() = version;
+    *inner.headers_mut() = headers;
+    let key = if inner.headers().contains_key("upgrade") {
+        Some(validate_upgrade(&inner)?)
+    } else if inner.method() != Method::GET {
+        return Err(HandshakeError::MethodNotAllowed(inner.method().to_string()));
+    } else {
+        None
+    };
+    let headers = inner.headers();
+    let protocols = header_tokens(headers, "sec-websocket-protocol")
+        .map(String::from)
+        .collect();
+    let extensions = header_tokens(headers, "sec-websocket-extensions")
+        .map(String::from)
+        .collect();
+    let request = Request {
+        inner,
+        key,
+        protocols,
+        extensions,
+    };
+    Ok(Decoded::Complete(request, end))
+}
+
+/// Checks every rule of RFC 6455 section 4.2.1 and returns the client's key.
+fn validate_upgrade<B>(request: &http::Request<B>) -> Result<String, HandshakeError> {
+    if request.method() != Method::GET {
+        return Err(HandshakeError::MethodNotAllowed(
+            request.method().to_string(),
+        ));
+    }
+    if request.version() < Version::HTTP_11 {
+        return Err(HandshakeError::HttpVersion);
+    }
+    let headers = request.headers();
+    // HTTP/2 and later carry the host in the URI's authority instead.
+    if request.version() == Version::HTTP_11 && !headers.contains_key("host") {
+        return Err(HandshakeError::MissingHost);
+    }
+    check_upgrade_headers(headers)?;
+    match headers.get("sec-websocket-version") {
+        Some(v) if v.as_bytes().trim_ascii() == b"13" => {}
+        other => {
+            let received = other.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            return Err(HandshakeError::UnsupportedVersion(received));
+        }
+    }
+    let key = headers
+        .get("sec-websocket-key")
+        .and_then(|k| k.to_str().ok())
+        .map(str::trim)
+        .ok_or(HandshakeError::InvalidKey)?;
+    match BASE64.decode(key) {
+        Ok(decoded) if decoded.len() == 16 => Ok(key.to_owned()),
+        _ => Err(HandshakeError::InvalidKey),
+    }
+}
+
+/// Validates an upgrade request that another HTTP server (hyper, axum...) has
+/// parsed, and builds the 101 response it should send before handing the
+/// upgraded stream to [`Connection::upgraded`](crate::Connection::upgraded).
+///
+/// `protocol` is the subprotocol to pick, which must be among those offered.
+pub fn upgrade_response<B>(
+    request: &http::Request<B>,
+    protocol: Option<&str>,
+) -> Result<http::Response<()>, HandshakeError> {
+    let key = validate_upgrade(request)?;
+    let mut response = http::Response::new(());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert("upgrade", HeaderValue::from_static("websocket"));
+    headers.insert("connection", HeaderValue::from_static("Upgrade"));
+    let accept = HeaderValue::from_str(&accept_key(key.as_bytes()))
+        .map_err(|_| HandshakeError::InvalidKey)?;
+    headers.insert("sec-websocket-accept", accept);
+    if let Some(protocol) = protocol {
+        let offered = has_token(request.headers(), "sec-websocket-protocol", protocol);
+        let value = HeaderValue::from_str(protocol).ok().filter(|_| offered);
+        let value = value.ok_or_else(|| HandshakeError::UnofferedProtocol(protocol.to_owned()))?;
+        headers.insert("sec-websocket-protocol", value);
+    }
+    Ok(response)
+}
+
+/// Writes a complete non-101 response: the status line, the headers, a
+/// `Content-Length`, `Connection: close`, and the body. A 426 always names
+/// the version this server speaks (RFC 6455 section 4.4).
+pub(crate) fn reject_response(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    out: &mut BytesMut,
+) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.extend_from_slice(b" ");
+    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    if status == StatusCode::UPGRADE_REQUIRED && !headers.contains_key("sec-websocket-version") {
+        out.extend_from_slice(b"Sec-WebSocket-Version: 13\r\n");
+    }
+    if status == StatusCode::METHOD_NOT_ALLOWED && !headers.contains_key("allow") {
+        out.extend_from_slice(b"Allow: GET\r\n");
+    }
+    write_headers(headers, out);
+    out.extend_from_slice(
+        format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(body);
+}
+
+fn write_headers(headers: &HeaderMap, out: &mut BytesMut) {
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}

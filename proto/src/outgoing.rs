@@ -1,0 +1,266 @@
+//! The outgoing queue: encoded frames waiting to be written, bounded in bytes.
+//!
+//! Order of transmission:
+//!
+//! 1. the rest of a data frame that has been partly written (a frame, once
+//!    started, is finished before anything else goes out);
+//! 2. control frames (pongs, pings, a failure's close), which so jump ahead
+//!    of queued data at a frame boundary;
+//! 3. data frames in the order they were queued.
+//!
+//! Small frames are copied into one contiguous buffer (`tail`) so that many
+//! small messages leave in a single write; a large payload is queued as the
+//! caller's own `Bytes`, behind its header, and written with a vectored write,
+//! never copied into a second buffer.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::frame::{write_frame, FrameHeader, MAX_HEADER_LEN};
+
+/// Payloads up to this size are copied next to their header; larger ones are
+/// queued by reference. Copying is cheaper than an extra iovec below it.
+const COPY_THRESHOLD: usize = 4096;
+
+/// A stretch of queued bytes that ends at a frame boundary.
+#[derive(Debug, Default)]
+struct Chunk {
+    head: Bytes,
+    body: Bytes,
+}
+
+impl Chunk {
+    fn len(&self) -> usize {
+        self.head.len() + self.body.len()
+    }
+
+    /// Consumes up to `n` bytes and returns how many it took.
+    fn advance(&mut self, n: usize) -> usize {
+        let from_head = n.min(self.head.len());
+        self.head.advance(from_head);
+        let from_body = (n - from_head).min(self.body.len());
+        self.body.advance(from_body);
+        from_head + from_body
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Outgoing {
+    /// The partly written remainder of a data chunk.
+    current: Chunk,
+    /// Whole control frames.
+    control: BytesMut,
+    /// Data chunks, each ending at a frame boundary.
+    data: VecDeque<Chunk>,
+    /// Small data frames not yet sealed into a chunk.
+    tail: BytesMut,
+    len: usize,
+}
+
+impl Outgoing {
+    /// Bytes waiting to be written.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes of control frames waiting to be written.
+    pub(crate) fn control_len(&self) -> usize {
+        self.control.len()
+    }
+
+    /// Queues raw bytes (an HTTP head) in data order.
+    pub(crate) fn push_raw(&mut self, bytes: &[u8]) {
+        self.tail.extend_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// Queues a control frame ahead of unstarted data.
+    pub(crate) fn push_control(&mut self, header: FrameHeader, payload: &[u8]) {
+        let before = self.control.len();
+        write_frame(&mut self.control, header, payload);
+        self.len += self.control.len() - before;
+    }
+
+    /// Queues a data frame (or a close that must follow the data) in order.
+    pub(crate) fn push_data(&mut self, header: FrameHeader, payload: &Bytes) {
+        let before = self.tail.len();
+        if header.mask.is_some() || payload.len() <= COPY_THRESHOLD {
+            write_frame(&mut self.tail, header, payload);
+            self.len += self.tail.len() - before;
+            return;
+        }
+        let mut head = [0; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        self.tail.extend_from_slice(&head[..head_len]);
+        let chunk = Chunk {
+            head: self.tail.split().freeze(),
+            body: payload.clone(),
+        };
+        self.len += head_len + payload.len();
+        self.data.push_back(chunk);
+    }
+
+    /// Drops every data frame that has not started to go out: the connection
+    /// is failing and only the control frames (its close) still matter.
+    pub(crate) fn discard_unstarted_data(&mut self) {
+        self.data.clear();
+        self.tail.clear();
+        self.len = self.current.len() + self.control.len();
+    }
+
+    /// Drops everything: the transport is gone or the connection gave up.
+    pub(crate) fn clear(&mut self) {
+        *self = Outgoing::default();
+    }
+
+    /// Fills `dst` with the queued bytes in transmission order and returns
+    /// how many slices it filled.
+    pub(crate) fn chunks<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let current = [
+            &self.current.head[..],
+            &self.current.body[..],
+            &self.control[..],
+        ];
+        let data = self.data.iter().flat_map(|c| [&c.head[..], &c.body[..]]);
+        let all = current.into_iter().chain(data).chain([&self.tail[..]]);
+        let mut filled = 0;
+        for (slot, slice) in dst.iter_mut().zip(all.filter(|s| !s.is_empty())) {
+            *slot = IoSlice::new(slice);
+            filled += 1;
+        }
+        filled
+    }
+
+    /// Marks the first `n` bytes in transmission order as written.
+    pub(crate) fn advance(&mut self, mut n: usize) {
+        n = n.min(self.len);
+        self.len -= n;
+        n -= self.current.advance(n);
+        let from_control = n.min(self.control.len());
+        self.control.advance(from_control);
+        n -= from_control;
+        while n > 0 {
+            let Some(mut chunk) = self.data.pop_front() else {
+                break;
+            };
+            n -= chunk.advance(n);
+            if chunk.len() > 0 {
+                self.current = chunk;
+                return;
+            }
+        }
+        if n > 0 {
+            self.tail.advance(n);
+            // The tail's frame boundaries are not recorded: what is left of
+            // it must go out before any control frame.
+            self.current = Chunk {
+                head: self.tail.split().freeze(),
+                body: Bytes::new(),
+            };
+        }
+    }
+
+    /// Takes the next contiguous piece of queued bytes, as if it was written.
+    pub(crate) fn pop(&mut self) -> Option<Bytes> {
+        let next = if !self.current.head.is_empty() {
+            std::mem::take(&mut self.current.head)
+        } else if !self.current.body.is_empty() {
+            std::mem::take(&mut self.current.body)
+        } else if !self.control.is_empty() {
+            self.control.split().freeze()
+        } else if let Some(chunk) = self.data.pop_front() {
+            self.current = chunk;
+            return self.pop();
+        } else if !self.tail.is_empty() {
+            self.tail.split().freeze()
+        } else {
+            return None;
+        };
+        self.len -= next.len();
+        Some(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::OpCode;
+
+    fn header(opcode: OpCode, len: usize) -> FrameHeader {
+        FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode,
+            mask: None,
+            payload_len: len as u64,
+        }
+    }
+
+    fn gather(out: &Outgoing) -> Vec<u8> {
+        let mut slices = [IoSlice::new(&[]); 64];
+        let n = out.chunks(&mut slices);
+        slices[..n].iter().flat_map(|s| s.iter().copied()).collect()
+    }
+
+    #[test]
+    fn control_frames_jump_ahead_only_at_frame_boundaries() {
+        let mut out = Outgoing::default();
+        let big = Bytes::from(vec![7u8; 10_000]);
+        out.push_data(header(OpCode::Binary, big.len()), &big);
+        out.push_data(header(OpCode::Binary, big.len()), &big);
+        out.advance(100);
+        out.push_control(header(OpCode::Pong, 1), b"p");
+        let bytes = gather(&out);
+        assert_eq!(bytes.len(), out.len());
+        // The rest of the first frame, then the pong, then the second frame.
+        let first_rest = 4 + 10_000 - 100;
+        assert_eq!(&bytes[first_rest..first_rest + 3], &[0x8A, 0x01, b'p']);
+        assert_eq!(
+            &bytes[first_rest + 3..first_rest + 7],
+            &[0x82, 0x7E, 0x27, 0x10]
+        );
+    }
+
+    #[test]
+    fn large_payloads_are_queued_by_reference() {
+        let mut out = Outgoing::default();
+        let big = Bytes::from(vec![1u8; 100_000]);
+        out.push_data(header(OpCode::Binary, big.len()), &big);
+        let mut slices = [IoSlice::new(&[]); 4];
+        assert_eq!(out.chunks(&mut slices), 2);
+        assert_eq!(slices[1].as_ptr(), big.as_ptr());
+    }
+
+    #[test]
+    fn pop_and_advance_agree_with_chunks() {
+        let mut a = Outgoing::default();
+        let mut b = Outgoing::default();
+        for out in [&mut a, &mut b] {
+            out.push_raw(b"HTTP head\r\n\r\n");
+            out.push_data(header(OpCode::Text, 2), &Bytes::from_static(b"hi"));
+            out.push_data(header(OpCode::Binary, 5000), &Bytes::from(vec![3u8; 5000]));
+            out.push_control(header(OpCode::Ping, 0), b"");
+        }
+        let expected = gather(&a);
+        let mut popped = Vec::new();
+        while let Some(piece) = a.pop() {
+            popped.extend_from_slice(&piece);
+        }
+        assert_eq!(popped, expected);
+        assert!(a.is_empty());
+        let mut written = Vec::new();
+        while !b.is_empty() {
+            let pending = gather(&b);
+            let n = pending.len().min(777);
+            written.extend_from_slice(&pending[..n]);
+            b.advance(n);
+        }
+        assert_eq!(written, expected);
+    }
+}

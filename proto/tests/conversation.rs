@@ -1,0 +1,376 @@
+//! A complete conversation between two connections over an in-memory pipe:
+//! handshake, messages, fragmentation, control frames, closing handshakes
+//! from either side, and every timer driven by hand.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use rusty_socket_proto::{
+    Accept, ClientRequest, CloseCode, CloseFrame, CloseReason, Config, Event, Message, MessageKind,
+    Role, SendError, State, Timer,
+};
+use support::Pair;
+
+fn messages(events: &[Event]) -> Vec<Message> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn closed(events: &[Event]) -> Option<&CloseReason> {
+    events.iter().find_map(|e| match e {
+        Event::Closed(reason) => Some(reason),
+        _ => None,
+    })
+}
+
+#[test]
+fn handshake_then_messages_both_ways() {
+    let request = ClientRequest::new("ws://example.com/chat")
+        .unwrap()
+        .protocol("v1")
+        .protocol("v2");
+    let mut pair = Pair::with_request(request, Config::default(), Config::default());
+    pair.auto_accept = Some(Accept::with_protocol("v2"));
+    pair.pump();
+    let Some(Event::Request(request)) = pair.server_events.first() else {
+        panic!("server saw {:?}", pair.server_events);
+    };
+    assert_eq!(
+        (request.path(), request.protocols()),
+        ("/chat", &["v1".to_owned(), "v2".to_owned()][..])
+    );
+    let Some(Event::Connected(response)) = pair.client_events.first() else {
+        panic!("client saw {:?}", pair.client_events);
+    };
+    assert_eq!(response.protocol(), Some("v2"));
+    assert_eq!(
+        (pair.client.state(), pair.server.state()),
+        (State::Open, State::Open)
+    );
+    assert_eq!(
+        (pair.client.protocol(), pair.server.protocol()),
+        (Some("v2"), Some("v2"))
+    );
+
+    let now = pair.now;
+    pair.client.send(now, Message::text("hello")).unwrap();
+    pair.client
+        .send(now, Message::binary(vec![0u8, 1, 2]))
+        .unwrap();
+    pair.client.send(now, Message::text("")).unwrap();
+    pair.server
+        .send(now, Message::binary(Bytes::new()))
+        .unwrap();
+    pair.server.send(now, Message::text("héllo ✓")).unwrap();
+    pair.pump();
+    assert_eq!(
+        messages(&pair.server_events),
+        [
+            Message::text("hello"),
+            Message::binary(vec![0u8, 1, 2]),
+            Message::text("")
+        ]
+    );
+    assert_eq!(
+        messages(&pair.client_events)[..],
+        [Message::binary(Bytes::new()), Message::text("héllo ✓")]
+    );
+}
+
+#[test]
+fn fragmented_message_with_an_interleaved_ping() {
+    let mut pair = Pair::open();
+    pair.client
+        .send_fragment(MessageKind::Text, Bytes::from_static(b"Hel"), false)
+        .unwrap();
+    // The next send of a whole message must wait for the fragmented one.
+    assert_eq!(
+        pair.client.send(pair.now, Message::text("x")),
+        Err(SendError::MessageInProgress)
+    );
+    pair.client.ping(b"are you there").unwrap();
+    // "é" split across two fragments.
+    pair.client
+        .send_fragment(MessageKind::Text, Bytes::from_static(b"lo \xc3"), false)
+        .unwrap();
+    pair.client
+        .send_fragment(MessageKind::Text, Bytes::from_static(b"\xa9"), true)
+        .unwrap();
+    pair.pump();
+    assert_eq!(
+        messages(&pair.server_events),
+        [
+            Message::Ping(Bytes::from_static(b"are you there")),
+            Message::text("Hello é")
+        ]
+    );
+    // The server answered the ping by itself.
+    assert_eq!(
+        messages(&pair.client_events),
+        [Message::Pong(Bytes::from_static(b"are you there"))]
+    );
+}
+
+#[test]
+fn streaming_receive_delivers_fragments_as_they_arrive() {
+    let mut server_config = Config::default();
+    server_config.streaming = true;
+    let mut pair = Pair::new(Config::default(), server_config);
+    pair.pump();
+    pair.client
+        .send_fragment(MessageKind::Binary, Bytes::from(vec![1u8; 3000]), false)
+        .unwrap();
+    pair.client
+        .send_fragment(MessageKind::Binary, Bytes::from(vec![2u8; 10]), true)
+        .unwrap();
+    let bytes: Vec<u8> = std::iter::from_fn(|| pair.client.poll_transmit())
+        .flatten()
+        .collect();
+    // Feed the first frame in two reads: two fragments come out of it.
+    pair.server.handle_read(pair.now, &bytes[..1000]);
+    pair.server.handle_read(pair.now, &bytes[1000..]);
+    let fragments: Vec<_> = std::iter::from_fn(|| pair.server.poll_event())
+        .filter_map(|e| match e {
+            Event::Fragment(f) => Some((f.data.len(), f.first, f.fin)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        fragments,
+        [
+            (1000 - 8, true, false),
+            (3000 - 992, false, false),
+            (10, false, true)
+        ]
+    );
+}
+
+#[test]
+fn close_initiated_by_the_client() {
+    let mut pair = Pair::open();
+    let frame = CloseFrame::new(CloseCode::NORMAL, "done");
+    pair.client.close(pair.now, Some(frame.clone())).unwrap();
+    assert_eq!(
+        pair.client.send(pair.now, Message::text("late")),
+        Err(SendError::Closed)
+    );
+    pair.pump();
+    assert_eq!(messages(&pair.server_events), [Message::Close(Some(frame))]);
+    // The server echoed the code and, having written its close, is done: it
+    // closes the transport first (RFC 6455 section 7.1.1).
+    let echoed = Some(CloseFrame::new(CloseCode::NORMAL, ""));
+    assert_eq!(
+        closed(&pair.server_events),
+        Some(&CloseReason::Normal(Some(CloseFrame::new(
+            CloseCode::NORMAL,
+            "done"
+        ))))
+    );
+    assert_eq!(
+        messages(&pair.client_events),
+        [Message::Close(echoed.clone())]
+    );
+    // The client waits for the server's EOF.
+    assert_eq!(pair.client.state(), State::Closing);
+    assert!(pair.client.wants_read());
+    pair.client.handle_eof();
+    pair.pump();
+    assert_eq!(
+        closed(&pair.client_events),
+        Some(&CloseReason::Normal(echoed))
+    );
+}
+
+#[test]
+fn close_initiated_by_the_server_with_data_in_flight() {
+    let mut pair = Pair::open();
+    pair.server
+        .send(pair.now, Message::text("last words"))
+        .unwrap();
+    pair.server
+        .close(
+            pair.now,
+            Some(CloseFrame::new(CloseCode::GOING_AWAY, "restart")),
+        )
+        .unwrap();
+    // The client keeps talking until it sees the close; the server drops that.
+    pair.client
+        .send(pair.now, Message::text("ignored"))
+        .unwrap();
+    pair.pump();
+    assert_eq!(
+        messages(&pair.client_events),
+        [
+            Message::text("last words"),
+            Message::Close(Some(CloseFrame::new(CloseCode::GOING_AWAY, "restart")))
+        ]
+    );
+    assert_eq!(
+        messages(&pair.server_events),
+        [Message::Close(Some(CloseFrame::new(
+            CloseCode::GOING_AWAY,
+            ""
+        )))]
+    );
+    assert!(matches!(
+        closed(&pair.server_events),
+        Some(CloseReason::Normal(_))
+    ));
+    pair.client.handle_eof();
+    pair.pump();
+    assert!(matches!(
+        closed(&pair.client_events),
+        Some(CloseReason::Normal(_))
+    ));
+}
+
+#[test]
+fn a_peer_that_never_answers_the_close_is_dropped_after_the_close_timeout() {
+    let mut pair = Pair::open();
+    pair.server.close(pair.now, None).unwrap();
+    let _ = std::iter::from_fn(|| pair.server.poll_transmit()).count(); // lost on the way
+    assert_eq!(
+        pair.server.poll_timeout(),
+        Some(pair.now + Duration::from_secs(5))
+    );
+    pair.advance(Duration::from_secs(4));
+    assert!(!pair.server.is_closed());
+    pair.advance(Duration::from_secs(1));
+    pair.pump();
+    assert_eq!(
+        closed(&pair.server_events),
+        Some(&CloseReason::Timeout(Timer::Close))
+    );
+}
+
+#[test]
+fn a_silent_client_is_dropped_after_the_handshake_timeout() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    let _ = std::iter::from_fn(|| pair.client.poll_transmit()).count(); // request never arrives
+    pair.advance(Duration::from_secs(10));
+    pair.pump();
+    assert_eq!(
+        closed(&pair.server_events),
+        Some(&CloseReason::Timeout(Timer::Handshake))
+    );
+    assert_eq!(pair.server.poll_timeout(), None);
+}
+
+#[test]
+fn keepalive_pings_and_the_pong_deadline() {
+    let mut config = Config::default();
+    config.keepalive_interval = Some(Duration::from_secs(30));
+    config.keepalive_timeout = Duration::from_secs(10);
+    let mut pair = Pair::new(Config::default(), config);
+    pair.pump();
+    pair.server_events.clear();
+    // Answered pings keep the connection alive.
+    for _ in 0..3 {
+        pair.advance(Duration::from_secs(30));
+        pair.pump();
+    }
+    let pings = messages(&pair.client_events)
+        .iter()
+        .filter(|m| matches!(m, Message::Ping(_)))
+        .count();
+    assert_eq!(pings, 3);
+    assert_eq!(pair.server.state(), State::Open);
+    // A client that stops answering is dropped 10 s after the next ping.
+    pair.advance(Duration::from_secs(30));
+    let _ = std::iter::from_fn(|| pair.server.poll_transmit()).count();
+    pair.advance(Duration::from_secs(10));
+    pair.pump();
+    assert_eq!(
+        closed(&pair.server_events),
+        Some(&CloseReason::Timeout(Timer::Pong))
+    );
+}
+
+#[test]
+fn idle_timeout_starts_a_closing_handshake() {
+    let mut config = Config::default();
+    config.idle_timeout = Some(Duration::from_secs(60));
+    let mut pair = Pair::new(Config::default(), config);
+    pair.pump();
+    pair.advance(Duration::from_secs(60));
+    pair.pump();
+    assert_eq!(
+        messages(&pair.client_events),
+        [Message::Close(Some(CloseFrame::new(
+            CloseCode::GOING_AWAY,
+            "idle timeout"
+        )))]
+    );
+}
+
+#[test]
+fn rejected_handshake_reports_the_status_to_the_client() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.auto_accept = None;
+    pair.pump();
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-reason", "members only".parse().unwrap());
+    pair.server
+        .reject(pair.now, http::StatusCode::FORBIDDEN, &headers, b"go away")
+        .unwrap();
+    pair.pump();
+    assert_eq!(
+        closed(&pair.server_events),
+        Some(&CloseReason::Rejected(http::StatusCode::FORBIDDEN))
+    );
+    let Some(CloseReason::Handshake(rusty_socket_proto::HandshakeError::Status(response))) =
+        closed(&pair.client_events)
+    else {
+        panic!("client saw {:?}", pair.client_events);
+    };
+    assert_eq!(response.status, http::StatusCode::FORBIDDEN);
+    assert_eq!(response.headers["x-reason"], "members only");
+}
+
+#[test]
+fn backpressure_refuses_sends_over_the_outgoing_limit() {
+    let mut config = Config::default();
+    config.max_outgoing_buffer = 10_000;
+    let mut pair = Pair::new(Config::default(), config);
+    pair.pump();
+    let chunk = Bytes::from(vec![0u8; 4000]);
+    pair.server
+        .send(pair.now, Message::Binary(chunk.clone()))
+        .unwrap();
+    pair.server
+        .send(pair.now, Message::Binary(chunk.clone()))
+        .unwrap();
+    let refused = pair.server.send(pair.now, Message::Binary(chunk.clone()));
+    assert!(
+        matches!(refused, Err(SendError::Full { limit: 10_000, .. })),
+        "{refused:?}"
+    );
+    assert!(pair.server.buffered_outgoing() <= 10_000);
+    pair.pump();
+    pair.server.send(pair.now, Message::Binary(chunk)).unwrap();
+}
+
+#[test]
+fn protocol_error_closes_with_its_code_and_reports_it() {
+    let mut pair = Pair::open();
+    // A text frame with invalid UTF-8, masked as a client must.
+    pair.server
+        .handle_read(pair.now, &[0x81, 0x82, 0, 0, 0, 0, 0xc3, 0x28]);
+    pair.pump();
+    assert!(matches!(
+        closed(&pair.server_events),
+        Some(CloseReason::Protocol(_))
+    ));
+    let Some(Message::Close(Some(frame))) = messages(&pair.client_events).pop() else {
+        panic!("client saw {:?}", pair.client_events);
+    };
+    assert_eq!(frame.code, CloseCode::INVALID_PAYLOAD);
+    assert_eq!(pair.side(Role::Server).state(), State::Closed);
+}

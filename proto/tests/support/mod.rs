@@ -1,0 +1,96 @@
+//! A client and a server `Connection` joined by an in-memory pipe, with a
+//! clock moved by hand: the whole protocol, no sockets.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use rusty_socket_proto::{Accept, ClientRequest, Config, Connection, Event, Role};
+
+pub struct Pair {
+    pub client: Connection,
+    pub server: Connection,
+    pub now: Instant,
+    pub client_events: Vec<Event>,
+    pub server_events: Vec<Event>,
+    /// Answer `Event::Request` with this (None: leave the decision to the test).
+    pub auto_accept: Option<Accept>,
+}
+
+impl Pair {
+    pub fn new(client_config: Config, server_config: Config) -> Pair {
+        Pair::with_request(
+            ClientRequest::new("ws://example.com/chat").unwrap(),
+            client_config,
+            server_config,
+        )
+    }
+
+    pub fn with_request(
+        request: ClientRequest,
+        client_config: Config,
+        server_config: Config,
+    ) -> Pair {
+        let now = Instant::now();
+        Pair {
+            client: Connection::client(&request, client_config, [1; 32], now).unwrap(),
+            server: Connection::server(server_config, [2; 32], now).unwrap(),
+            now,
+            client_events: Vec::new(),
+            server_events: Vec::new(),
+            auto_accept: Some(Accept::default()),
+        }
+    }
+
+    /// An open pair, events of the handshake cleared.
+    pub fn open() -> Pair {
+        let mut pair = Pair::new(Config::default(), Config::default());
+        pair.pump();
+        pair.client_events.clear();
+        pair.server_events.clear();
+        pair
+    }
+
+    pub fn side(&mut self, role: Role) -> &mut Connection {
+        match role {
+            Role::Client => &mut self.client,
+            Role::Server => &mut self.server,
+        }
+    }
+
+    /// Moves bytes both ways and collects events until nothing moves.
+    pub fn pump(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(bytes) = self.client.poll_transmit() {
+                self.server.handle_read(self.now, &bytes);
+                moved = true;
+            }
+            while let Some(bytes) = self.server.poll_transmit() {
+                self.client.handle_read(self.now, &bytes);
+                moved = true;
+            }
+            while let Some(event) = self.client.poll_event() {
+                self.client_events.push(event);
+                moved = true;
+            }
+            while let Some(event) = self.server.poll_event() {
+                if let (Event::Request(_), Some(accept)) = (&event, &self.auto_accept) {
+                    self.server.accept(self.now, accept.clone()).unwrap();
+                }
+                self.server_events.push(event);
+                moved = true;
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    /// Moves the clock and fires both sides' due timers.
+    pub fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.client.handle_timeout(self.now);
+        self.server.handle_timeout(self.now);
+    }
+}
