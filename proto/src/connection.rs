@@ -23,7 +23,7 @@ use std::io::IoSlice;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 
@@ -35,7 +35,9 @@ use crate::error::{
 use crate::event::{Event, Fragment, Message, MessageKind};
 use crate::frame::{apply_mask, Decoded, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::handshake::RequestParser;
-use crate::handshake::{parse_request, parse_response, reject_response, Accept, ClientRequest};
+use crate::handshake::{
+    parse_request, parse_response, reject_response, Accept, ClientRequest, Reject,
+};
 use crate::outgoing::Outgoing;
 use crate::phase::{Phase, State};
 use crate::text::Utf8Bytes;
@@ -382,24 +384,18 @@ impl Connection {
         Ok(())
     }
 
-    /// Server: answers the pending request with `status`, `headers` and `body`
+    /// Server: answers the pending request with a complete HTTP response
     /// instead of upgrading (a refusal, or a page for a plain HTTP request),
-    /// then ends the connection.
-    pub fn reject(
-        &mut self,
-        now: Instant,
-        status: StatusCode,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<(), AcceptError> {
+    /// then ends the connection once the response is written.
+    pub fn reject(&mut self, now: Instant, reject: Reject) -> Result<(), AcceptError> {
         if !matches!(self.phase, Phase::AwaitingDecision(_)) {
             return Err(AcceptError::NoPendingRequest);
         }
         let mut head = BytesMut::new();
-        reject_response(status, headers, body, &mut head);
+        reject_response(reject.status, &reject.headers, &reject.body, &mut head);
         self.out.push_raw(&head);
         self.recv.clear();
-        self.drain(now, CloseReason::Rejected(status), false);
+        self.drain(now, CloseReason::Rejected(reject.status), false);
         Ok(())
     }
 

@@ -113,7 +113,9 @@ pub use error::{
 };
 pub use event::{Event, Fragment, Message, MessageKind};
 pub use frame::{apply_mask, Decoded, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
-pub use handshake::{accept_key, upgrade_response, Accept, ClientRequest, Request, Response};
+pub use handshake::{
+    accept_key, upgrade_response, Accept, ClientRequest, Reject, Request, Response,
+};
 pub use phase::State;
 pub use text::Utf8Bytes;
 pub use timer::Timer;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rusty_socket_proto::{
     Accept, ClientRequest, CloseCode, CloseFrame, CloseReason, Config, Event, Message, MessageKind,
-    Role, SendError, State, Timer,
+    Reject, Role, SendError, State, Timer,
 };
 use support::Pair;
 
@@ -315,11 +315,11 @@ fn rejected_handshake_reports_the_status_to_the_client() {
     let mut pair = Pair::new(Config::default(), Config::default());
     pair.auto_accept = None;
     pair.pump();
-    let mut headers = http::HeaderMap::new();
-    headers.insert("x-reason", "members only".parse().unwrap());
-    pair.server
-        .reject(pair.now, http::StatusCode::FORBIDDEN, &headers, b"go away")
-        .unwrap();
+    let reject = Reject::with_body(http::StatusCode::FORBIDDEN, "go away").header(
+        http::HeaderName::from_static("x-reason"),
+        http::HeaderValue::from_static("members only"),
+    );
+    pair.server.reject(pair.now, reject).unwrap();
     pair.pump();
     assert_eq!(
         closed(&pair.server_events),

@@ -10,7 +10,7 @@ mod server;
 pub(crate) use client::{parse_response, PendingResponse};
 pub use client::{ClientRequest, Response};
 pub(crate) use server::{parse_request, reject_response, RequestParser};
-pub use server::{upgrade_response, Accept, Request};
+pub use server::{upgrade_response, Accept, Reject, Request};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;

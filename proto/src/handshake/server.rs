@@ -2,7 +2,7 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, Version};
 
 use super::{accept_key, check_upgrade_headers, complete_head, has_token, header_map};
@@ -117,6 +117,44 @@ impl Accept {
         write_headers(&self.headers, out);
         out.extend_from_slice(b"\r\n");
         Ok(())
+    }
+}
+
+/// How a server refuses a request (or answers a plain HTTP request): a
+/// complete HTTP response, after which the connection ends.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    /// The response status.
+    pub status: StatusCode,
+    /// Extra response headers (`Content-Length` and `Connection: close` are added).
+    pub headers: HeaderMap,
+    /// The response body.
+    pub body: Bytes,
+}
+
+impl Reject {
+    /// A response with `status`, no extra headers, and the status's reason as body.
+    pub fn status(status: StatusCode) -> Self {
+        Reject {
+            status,
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(status.canonical_reason().unwrap_or("").as_bytes()),
+        }
+    }
+
+    /// A response with `status` and `body`.
+    pub fn with_body(status: StatusCode, body: impl Into<Bytes>) -> Self {
+        Reject {
+            status,
+            headers: HeaderMap::new(),
+            body: body.into(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: http::HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
     }
 }
 

@@ -1,0 +1,1 @@
+//! Drives a `rusty-socket-proto` connection over Tokio `AsyncRead + AsyncWrite` transports.
