@@ -125,7 +125,7 @@ impl Connection {
         connection.rng.fill_bytes(&mut key);
         let mut head = BytesMut::new();
         let pending = request.encode(key, &mut head);
-        connection.out.push_raw(&head);
+        connection.out.push_head(&head);
         connection.phase = Phase::AwaitingResponse(pending);
         Ok(connection)
     }
@@ -377,7 +377,7 @@ impl Connection {
         };
         let mut head = BytesMut::new();
         accept.encode(request, &mut head)?;
-        self.out.push_raw(&head);
+        self.out.push_head(&head);
         self.protocol = accept.protocol;
         self.open(now);
         self.handle_received(now);
@@ -393,7 +393,7 @@ impl Connection {
         }
         let mut head = BytesMut::new();
         reject_response(reject.status, &reject.headers, &reject.body, &mut head);
-        self.out.push_raw(&head);
+        self.out.push_head(&head);
         self.recv.clear();
         self.drain(now, CloseReason::Rejected(reject.status), false);
         Ok(())
@@ -577,7 +577,7 @@ impl Connection {
                 error.to_string().as_bytes(),
                 &mut head,
             );
-            self.out.push_raw(&head);
+            self.out.push_head(&head);
         }
         self.drain(now, CloseReason::Handshake(error), false);
     }

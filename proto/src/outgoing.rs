@@ -74,10 +74,15 @@ impl Outgoing {
         self.control.len()
     }
 
-    /// Queues raw bytes (an HTTP head) in data order.
-    pub(crate) fn push_raw(&mut self, bytes: &[u8]) {
-        self.tail.extend_from_slice(bytes);
-        self.len += bytes.len();
+    /// Queues an HTTP head. It is the first thing a connection sends and
+    /// nothing may jump ahead of it, so it goes out as if already started.
+    pub(crate) fn push_head(&mut self, bytes: &[u8]) {
+        debug_assert!(self.is_empty(), "an HTTP head is always sent first");
+        self.current = Chunk {
+            head: Bytes::copy_from_slice(bytes),
+            body: Bytes::new(),
+        };
+        self.len = bytes.len();
     }
 
     /// Queues a control frame ahead of unstarted data.
@@ -228,6 +233,14 @@ mod tests {
     }
 
     #[test]
+    fn nothing_jumps_ahead_of_the_http_head() {
+        let mut out = Outgoing::default();
+        out.push_head(b"GET / HTTP/1.1\r\n\r\n");
+        out.push_control(header(OpCode::Pong, 0), b"");
+        assert!(gather(&out).starts_with(b"GET /"));
+    }
+
+    #[test]
     fn large_payloads_are_queued_by_reference() {
         let mut out = Outgoing::default();
         let big = Bytes::from(vec![1u8; 100_000]);
@@ -242,7 +255,7 @@ mod tests {
         let mut a = Outgoing::default();
         let mut b = Outgoing::default();
         for out in [&mut a, &mut b] {
-            out.push_raw(b"HTTP head\r\n\r\n");
+            out.push_head(b"HTTP head\r\n\r\n");
             out.push_data(header(OpCode::Text, 2), &Bytes::from_static(b"hi"));
             out.push_data(header(OpCode::Binary, 5000), &Bytes::from(vec![3u8; 5000]));
             out.push_control(header(OpCode::Ping, 0), b"");
