@@ -430,8 +430,10 @@ impl Connection {
             },
         };
         self.check_capacity(data.len())?;
-        let mut validator = match self.sending.take() {
-            Some((_, validator)) => validator,
+        // Validate on a copy: a refused fragment leaves the message in progress
+        // and its UTF-8 state as they were.
+        let mut validator = match &self.sending {
+            Some((_, validator)) => validator.clone(),
             None => Utf8Validator::new(),
         };
         if kind == MessageKind::Text {
@@ -444,9 +446,7 @@ impl Connection {
             }
         }
         self.queue_data(opcode, fin, &data);
-        if !fin {
-            self.sending = Some((kind, validator));
-        }
+        self.sending = if fin { None } else { Some((kind, validator)) };
         Ok(())
     }
 
