@@ -1,1 +1,108 @@
-//! Drives a `rusty-socket-proto` connection over blocking `Read + Write` transports.
+//! Blocking WebSockets (RFC 6455) over any std `Read + Write`, driving the
+//! sans-IO state machine of [`rusty_socket_proto`].
+//!
+//! [`connect`] opens a client connection to a `ws://` URL; [`accept`] and
+//! [`accept_with`] run the server's side of the opening handshake on a stream
+//! you accepted; [`client`] runs the client's side over a stream you opened
+//! yourself. Each returns a [`WebSocket`] with plain blocking `send`, `recv`
+//! and `close`:
+//!
+//! ```
+//! use std::net::TcpListener;
+//! use std::thread;
+//!
+//! use rusty_socket_std::{accept, connect, Message};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A server that echoes the messages of one connection.
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let url = format!("ws://{}/echo", listener.local_addr()?);
+//! let server = thread::spawn(move || -> Result<(), rusty_socket_std::Error> {
+//!     let (stream, _) = listener.accept()?;
+//!     let mut ws = accept(stream)?;
+//!     loop {
+//!         match ws.recv() {
+//!             Ok(message @ (Message::Text(_) | Message::Binary(_))) => ws.send(message)?,
+//!             // Pings are answered and the close echoed by the connection itself.
+//!             Ok(_) => {}
+//!             Err(e) if e.is_normal_close() => return Ok(()),
+//!             Err(e) => return Err(e),
+//!         }
+//!     }
+//! });
+//!
+//! // A client.
+//! let (mut ws, _response) = connect(&url)?;
+//! ws.send(Message::text("hello"))?;
+//! assert_eq!(ws.recv()?, Message::text("hello"));
+//! ws.close(1000, "done")?; // the whole closing handshake
+//! server.join().expect("server thread")?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What the adapter does, and does not
+//!
+//! It is a driver: it moves bytes between the transport and the
+//! [`Connection`](rusty_socket_proto::Connection), waits, maps I/O errors,
+//! and seeds the connection's CSPRNG (masking keys, handshake nonce) from
+//! the operating system. Every protocol rule (framing, masking, UTF-8,
+//! answering pings, echoing closes, limits, timeouts) is proto's, configured
+//! with [`Config`]. Proto's deadlines (opening handshake, close, keepalive
+//! ping and pong, idle) are honoured by setting the transport's read timeout
+//! to the next deadline before each blocking read.
+//!
+//! The closing handshake ends in the RFC's order: the server shuts the
+//! transport down as soon as its close frame (or echo) is written; a client
+//! reads until the server's end of the transport, bounded by the close
+//! timeout, then shuts down its side.
+//!
+//! # Transports
+//!
+//! A [`WebSocket<S>`] runs over any [`Transport`]: `Read + Write` that can bound
+//! a read with a timeout and shut down. [`TcpStream`](std::net::TcpStream) and
+//! `UnixStream` are transports; wrap anything else (an in-memory pipe, a TLS
+//! stream) in [`NoTimeouts`], whose documentation says what is lost.
+//! `wss://` is not supported by [`connect`] yet ([`Error::TlsUnsupported`]);
+//! run [`client`] over your own TLS stream meanwhile.
+//!
+//! # One thread sends while another receives
+//!
+//! [`WebSocket::split`] (for transports that can be cloned, like
+//! `TcpStream`) gives a [`ReadHalf`] and a [`WriteHalf`]: one thread can be
+//! blocked in `recv` while another sends. The halves share the connection
+//! behind a mutex that is never held across blocking I/O; writes are
+//! serialised by a second lock, and the pongs and close echo that receiving
+//! causes are written by whichever thread holds it, so frames never
+//! interleave. The design, with its lock order, is described at the top of
+//! `src/split.rs`.
+//!
+//! # Streaming
+//!
+//! With [`Config::streaming`] on, [`WebSocket::recv_fragment`] hands over
+//! the pieces of large messages as they arrive ([`Incoming::Fragment`]),
+//! and [`WebSocket::send_fragment`] sends a message piece by piece.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+mod core;
+mod error;
+mod handshake;
+mod socket;
+mod split;
+mod transport;
+
+pub use crate::core::Incoming;
+pub use error::Error;
+pub use handshake::{accept, accept_with, client, connect, connect_with};
+pub use socket::WebSocket;
+pub use split::{ReadHalf, WriteHalf};
+pub use transport::{NoTimeouts, Transport, TryClone};
+
+pub use rusty_socket_proto;
+pub use rusty_socket_proto::{
+    http, Accept, AcceptError, Bytes, ClientRequest, CloseCode, CloseFrame, CloseReason, Config,
+    ConfigError, Fragment, HandshakeError, Message, MessageKind, ProtocolError, Reject, Request,
+    Response, Role, SendError, State, Timer, UrlError, Utf8Bytes,
+};

@@ -106,6 +106,9 @@ pub struct Connection {
     sending: Option<(MessageKind, Utf8Validator)>,
     events: VecDeque<Event>,
     timers: Timers,
+    /// The latest time any input or command gave; decoding done lazily in
+    /// `poll_event` runs at that time.
+    now: Instant,
 }
 
 impl Connection {
@@ -175,6 +178,7 @@ impl Connection {
             sending: None,
             events: VecDeque::new(),
             timers,
+            now,
         })
     }
 
@@ -261,24 +265,34 @@ impl Connection {
     }
 
     /// Processes what was appended to the [`receive_buffer`](Self::receive_buffer).
+    ///
+    /// Frames are decoded as events are polled, one event at a time: a
+    /// violation later in the input is found only after the application has
+    /// handled (and, say, answered) every message before it, and decoded
+    /// messages never pile up faster than they are taken.
     pub fn handle_received(&mut self, now: Instant) {
+        self.now = now;
         if self.recv.is_empty() {
             return;
         }
         if matches!(self.phase, Phase::Open | Phase::CloseSent) {
             self.touch(now);
         }
+        self.decode();
+    }
+
+    /// Decodes buffered input until it yields an event or runs out.
+    fn decode(&mut self) {
         loop {
             let step = match self.phase {
-                Phase::AwaitingResponse(_) => self.read_response(now),
-                Phase::AwaitingRequest(_) => self.read_request(now),
-                Phase::Open | Phase::CloseSent => match self.read_frames(now) {
-                    Ok(()) => Step::Wait,
-                    Err(error) => {
-                        self.fail(now, error);
-                        Step::Wait
+                Phase::AwaitingResponse(_) => self.read_response(),
+                Phase::AwaitingRequest(_) => self.read_request(),
+                Phase::Open | Phase::CloseSent => {
+                    if let Err(error) = self.read_frames() {
+                        self.fail(error);
                     }
-                },
+                    Step::Wait
+                }
                 Phase::AwaitingDecision(_) => Step::Wait,
                 Phase::Draining { .. } | Phase::Closed => {
                     self.recv.clear();
@@ -305,6 +319,7 @@ impl Connection {
 
     /// Acts on every deadline that has passed by `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
         while let Some(timer) = self.timers.expired(now) {
             match timer {
                 Timer::Handshake | Timer::Pong => self.end(CloseReason::Timeout(timer)),
@@ -334,6 +349,9 @@ impl Connection {
     /// The next event, if any. Call until `None` after every input or command.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() {
+            self.decode();
+        }
         self.events.pop_front()
     }
 
@@ -379,8 +397,8 @@ impl Connection {
         accept.encode(request, &mut head)?;
         self.out.push_head(&head);
         self.protocol = accept.protocol;
+        self.now = now;
         self.open(now);
-        self.handle_received(now);
         Ok(())
     }
 
@@ -392,10 +410,15 @@ impl Connection {
             return Err(AcceptError::NoPendingRequest);
         }
         let mut head = BytesMut::new();
-        reject_response(reject.status, &reject.headers, &reject.body, &mut head);
+        reject_response(
+            reject.status_code(),
+            reject.headers(),
+            reject.body(),
+            &mut head,
+        );
         self.out.push_head(&head);
-        self.recv.clear();
-        self.drain(now, CloseReason::Rejected(reject.status), false);
+        self.now = now;
+        self.drain(CloseReason::Rejected(reject.status_code()), false);
         Ok(())
     }
 
@@ -481,6 +504,7 @@ impl Connection {
             }
         }
         self.queue_data(OpCode::Close, true, &CloseFrame::encode(frame.as_ref()));
+        self.now = now;
         self.phase = Phase::CloseSent;
         self.stop_liveness_timers();
         if let Some(timeout) = self.config.close_timeout {
@@ -516,14 +540,14 @@ impl Connection {
     }
 
     /// Stops reading and waits for the output to drain; `Event::Closed(reason)` follows.
-    fn drain(&mut self, now: Instant, reason: CloseReason, await_eof: bool) {
+    fn drain(&mut self, reason: CloseReason, await_eof: bool) {
         self.phase = Phase::Draining { reason, await_eof };
         self.frame = None;
         self.message = None;
         self.recv = BytesMut::new();
         self.timers.stop_all();
         if let Some(timeout) = self.config.close_timeout {
-            self.timers.set(Timer::Close, now + timeout);
+            self.timers.set(Timer::Close, self.now + timeout);
         }
     }
 
@@ -555,20 +579,20 @@ impl Connection {
         self.events.push_back(Event::Closed(reason));
     }
 
-    /// Fails the connection for the peer's error: a close frame with its code,
-    /// and nothing else that has not started to go out.
-    fn fail(&mut self, now: Instant, error: ProtocolError) {
+    /// Fails the connection for the peer's error: a close frame with its
+    /// code, behind what the application already queued (its answers to the
+    /// messages before the error).
+    fn fail(&mut self, error: ProtocolError) {
         if matches!(self.phase, Phase::Open) {
-            self.out.discard_unstarted_data();
             let mut reason = error.to_string();
             truncate_at_char_boundary(&mut reason, CloseFrame::MAX_REASON_LEN);
             let frame = CloseFrame::new(error.close_code(), reason);
-            self.queue_control(OpCode::Close, &CloseFrame::encode(Some(&frame)));
+            self.queue_data(OpCode::Close, true, &CloseFrame::encode(Some(&frame)));
         }
-        self.drain(now, CloseReason::Protocol(error), false);
+        self.drain(CloseReason::Protocol(error), false);
     }
 
-    fn handshake_failed(&mut self, now: Instant, error: HandshakeError) {
+    fn handshake_failed(&mut self, error: HandshakeError) {
         if self.role == Role::Server {
             let mut head = BytesMut::new();
             reject_response(
@@ -579,10 +603,10 @@ impl Connection {
             );
             self.out.push_head(&head);
         }
-        self.drain(now, CloseReason::Handshake(error), false);
+        self.drain(CloseReason::Handshake(error), false);
     }
 
-    fn read_response(&mut self, now: Instant) -> Step {
+    fn read_response(&mut self) -> Step {
         let Phase::AwaitingResponse(pending) = &mut self.phase else {
             return Step::Wait;
         };
@@ -591,18 +615,18 @@ impl Connection {
             Ok(Decoded::Complete(response, len)) => {
                 self.recv.advance(len);
                 self.protocol = response.protocol().map(str::to_owned);
-                self.open(now);
+                self.open(self.now);
                 self.events.push_back(Event::Connected(response));
                 Step::Continue
             }
             Err(error) => {
-                self.handshake_failed(now, error);
+                self.handshake_failed(error);
                 Step::Wait
             }
         }
     }
 
-    fn read_request(&mut self, now: Instant) -> Step {
+    fn read_request(&mut self) -> Step {
         let Phase::AwaitingRequest(parser) = &mut self.phase else {
             return Step::Wait;
         };
@@ -613,15 +637,15 @@ impl Connection {
                 self.phase = Phase::AwaitingDecision(Box::new(request.clone()));
                 self.events.push_back(Event::Request(request));
             }
-            Err(error) => self.handshake_failed(now, error),
+            Err(error) => self.handshake_failed(error),
         }
         Step::Wait
     }
 
     /// Decodes every complete frame (and every arrived piece of a payload) in
     /// the receive buffer.
-    fn read_frames(&mut self, now: Instant) -> Result<(), ProtocolError> {
-        while matches!(self.phase, Phase::Open | Phase::CloseSent) {
+    fn read_frames(&mut self) -> Result<(), ProtocolError> {
+        while matches!(self.phase, Phase::Open | Phase::CloseSent) && self.events.is_empty() {
             let mut frame = match self.frame.take() {
                 Some(frame) => frame,
                 None => match FrameHeader::decode(&self.recv)? {
@@ -665,7 +689,7 @@ impl Connection {
                     return Ok(());
                 }
                 let payload = self.recv.split_to(frame.held).freeze();
-                self.read_control(now, frame.header.opcode, payload)?;
+                self.read_control(frame.header.opcode, payload)?;
             } else {
                 self.read_data(&mut frame, complete)?;
                 if !complete {
@@ -789,12 +813,7 @@ impl Connection {
     }
 
     /// Acts on a complete control frame.
-    fn read_control(
-        &mut self,
-        now: Instant,
-        opcode: OpCode,
-        payload: Bytes,
-    ) -> Result<(), ProtocolError> {
+    fn read_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), ProtocolError> {
         match opcode {
             OpCode::Ping => {
                 if self.config.auto_pong && matches!(self.phase, Phase::Open) {
@@ -822,7 +841,7 @@ impl Connection {
                 self.events
                     .push_back(Event::Message(Message::Close(frame.clone())));
                 let await_eof = self.role == Role::Client;
-                self.drain(now, CloseReason::Normal(frame), await_eof);
+                self.drain(CloseReason::Normal(frame), await_eof);
             }
             OpCode::Continuation | OpCode::Text | OpCode::Binary => {}
         }

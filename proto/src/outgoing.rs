@@ -111,14 +111,6 @@ impl Outgoing {
         self.data.push_back(chunk);
     }
 
-    /// Drops every data frame that has not started to go out: the connection
-    /// is failing and only the control frames (its close) still matter.
-    pub(crate) fn discard_unstarted_data(&mut self) {
-        self.data.clear();
-        self.tail.clear();
-        self.len = self.current.len() + self.control.len();
-    }
-
     /// Drops everything: the transport is gone or the connection gave up.
     pub(crate) fn clear(&mut self) {
         *self = Outgoing::default();

@@ -454,15 +454,25 @@ fn last_close_code(bytes: &[u8], role: Role) -> Option<u16> {
     code
 }
 
+/// Runs the output side of the loop until nothing moves: events are decoded
+/// as they are polled, and writing the last bytes may end the connection.
 fn drain(connection: &mut Connection) -> (Vec<u8>, Option<CloseReason>) {
-    let written: Vec<u8> = std::iter::from_fn(|| connection.poll_transmit())
-        .flatten()
-        .collect();
-    let closed = std::iter::from_fn(|| connection.poll_event()).find_map(|e| match e {
-        Event::Closed(reason) => Some(reason),
-        _ => None,
-    });
-    (written, closed)
+    let mut written = Vec::new();
+    let mut closed = None;
+    loop {
+        let before = written.len();
+        written.extend(std::iter::from_fn(|| connection.poll_transmit()).flatten());
+        let mut polled = false;
+        while let Some(event) = connection.poll_event() {
+            polled = true;
+            if let Event::Closed(reason) = event {
+                closed = Some(reason);
+            }
+        }
+        if !polled && written.len() == before {
+            return (written, closed);
+        }
+    }
 }
 
 fn run(case: &Case) -> Result<(), String> {
@@ -603,4 +613,31 @@ fn plain_http_get_is_reported_not_refused() {
         server.accept(now, Default::default()),
         Err(rusty_socket_proto::AcceptError::NotWebSocket)
     );
+}
+
+#[test]
+fn answers_to_earlier_messages_go_out_before_the_failure_close() {
+    // Autobahn 3.2: a valid message and a frame with RSV2 set arrive in one
+    // read. The application must be able to echo the message, and the echo
+    // must reach the peer before the close 1002.
+    let mut pair = Pair::open();
+    let input = concat(&[
+        c(0x81, b"Hello, world!"),
+        c(0xA1, b"Hello, world!"),
+        c(0x89, b""),
+    ]);
+    pair.server.handle_read(pair.now, &input);
+    let Some(Event::Message(message)) = pair.server.poll_event() else {
+        panic!("the valid message comes first");
+    };
+    pair.server.send(pair.now, message).unwrap();
+    let (written, closed) = drain(&mut pair.server);
+    assert!(matches!(
+        closed,
+        Some(CloseReason::Protocol(
+            rusty_socket_proto::ProtocolError::ReservedBits(2)
+        ))
+    ));
+    assert_eq!(&written[..15], raw(0x81, None, b"Hello, world!").as_slice());
+    assert_eq!(last_close_code(&written, Role::Server), Some(1002));
 }

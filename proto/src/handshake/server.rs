@@ -122,39 +122,51 @@ impl Accept {
 
 /// How a server refuses a request (or answers a plain HTTP request): a
 /// complete HTTP response, after which the connection ends.
+///
+/// Small on purpose (the header map is boxed), since it travels in the `Err`
+/// of accept callbacks.
 #[derive(Debug, Clone)]
 pub struct Reject {
-    /// The response status.
-    pub status: StatusCode,
-    /// Extra response headers (`Content-Length` and `Connection: close` are added).
-    pub headers: HeaderMap,
-    /// The response body.
-    pub body: Bytes,
+    status: StatusCode,
+    headers: Box<HeaderMap>,
+    body: Bytes,
 }
 
 impl Reject {
     /// A response with `status`, no extra headers, and the status's reason as body.
     pub fn status(status: StatusCode) -> Self {
-        Reject {
-            status,
-            headers: HeaderMap::new(),
-            body: Bytes::from_static(status.canonical_reason().unwrap_or("").as_bytes()),
-        }
+        let body = Bytes::from_static(status.canonical_reason().unwrap_or("").as_bytes());
+        Reject::with_body(status, body)
     }
 
     /// A response with `status` and `body`.
     pub fn with_body(status: StatusCode, body: impl Into<Bytes>) -> Self {
         Reject {
             status,
-            headers: HeaderMap::new(),
+            headers: Box::default(),
             body: body.into(),
         }
     }
 
-    /// Adds a header.
+    /// Adds a header (`Content-Length` and `Connection: close` are always added).
     pub fn header(mut self, name: http::HeaderName, value: HeaderValue) -> Self {
         self.headers.append(name, value);
         self
+    }
+
+    /// The response status.
+    pub fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The extra response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The response body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
     }
 }
 

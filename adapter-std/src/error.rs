@@ -1,0 +1,221 @@
+//! The one error type of the adapter.
+
+use std::{fmt, io};
+
+use rusty_socket_proto::http::StatusCode;
+use rusty_socket_proto::{
+    AcceptError, CloseReason, ConfigError, HandshakeError, ProtocolError, SendError, UrlError,
+};
+
+/// Everything that can go wrong on a blocking WebSocket.
+///
+/// The variants say who is at fault, as proto's errors do: the transport
+/// ([`Io`](Error::Io)), the peer ([`Protocol`](Error::Protocol),
+/// [`Handshake`](Error::Handshake)), the caller ([`Send`](Error::Send),
+/// [`Config`](Error::Config), [`Url`](Error::Url)), or nobody: the connection
+/// simply ended ([`Closed`](Error::Closed), then
+/// [`AlreadyClosed`](Error::AlreadyClosed)).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The transport failed while connecting, reading or writing.
+    ///
+    /// A write timeout you set on the stream yourself surfaces here as
+    /// `ErrorKind::WouldBlock` or `TimedOut` and leaves the connection usable:
+    /// the unwritten bytes stay queued for the next `flush`. Any other I/O
+    /// error ends the connection.
+    Io(io::Error),
+    /// The URL cannot be opened.
+    Url(UrlError),
+    /// A `wss://` URL: TLS is not supported by this version of the crate.
+    /// Open the TLS stream yourself and hand it to [`client`](crate::client).
+    TlsUnsupported,
+    /// The [`Config`](crate::Config) cannot work.
+    Config(ConfigError),
+    /// The opening handshake failed. A client sees the server's refusal here
+    /// ([`HandshakeError::Status`] carries its status and headers); a server
+    /// sees a malformed request, which it answered with the error's status.
+    Handshake(HandshakeError),
+    /// Server: the request was plain HTTP, not a WebSocket upgrade; it was
+    /// answered with `426 Upgrade Required`.
+    NotWebSocket,
+    /// Server: the application's callback rejected the request with this status.
+    Rejected(StatusCode),
+    /// Server: the callback's [`Accept`](crate::Accept) could not be applied
+    /// (a subprotocol the client did not offer, for instance); the request
+    /// was answered with `500 Internal Server Error`.
+    Accept(AcceptError),
+    /// The peer broke the protocol. A close frame with the error's close
+    /// code was sent and the connection has ended.
+    Protocol(ProtocolError),
+    /// The connection cannot send this now (the caller's mistake, such as a
+    /// ping payload over 125 bytes, or sending after `close`). Nothing was
+    /// queued; the connection carries on.
+    Send(SendError),
+    /// The connection has ended, for this reason. Reported once; after a
+    /// clean closing handshake the reason is [`CloseReason::Normal`].
+    Closed(CloseReason),
+    /// The end of the connection was already reported.
+    AlreadyClosed,
+    /// `recv` was called with `Config::streaming` on and the next item is a
+    /// fragment; it stays queued for [`recv_fragment`](crate::WebSocket::recv_fragment).
+    FragmentPending,
+}
+
+impl Error {
+    /// Whether this is the report of a completed closing handshake: the
+    /// normal way for `recv` to end.
+    pub fn is_normal_close(&self) -> bool {
+        matches!(self, Error::Closed(CloseReason::Normal(_)))
+    }
+
+    /// Whether this is a write or read timeout set on the stream by the
+    /// caller (`WouldBlock` or `TimedOut`): the connection is still usable.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Io(e) if is_timeout(e))
+    }
+}
+
+/// Whether an I/O error is a timeout rather than a failure.
+pub(crate) fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Url(e) => write!(f, "cannot open URL: {e}"),
+            Error::TlsUnsupported => f.write_str(
+                "wss:// needs TLS, which rusty-socket-std does not support yet: \
+                 use a ws:// URL, or open the TLS stream yourself and call `client`",
+            ),
+            Error::Config(e) => e.fmt(f),
+            Error::Handshake(e) => write!(f, "opening handshake failed: {e}"),
+            Error::NotWebSocket => f.write_str(
+                "the request is plain HTTP, not a WebSocket upgrade \
+                 (answered 426 Upgrade Required)",
+            ),
+            Error::Rejected(status) => write!(f, "the request was rejected with status {status}"),
+            Error::Accept(e) => write!(
+                f,
+                "cannot accept the request: {e} (answered 500 Internal Server Error)"
+            ),
+            Error::Protocol(e) => write!(f, "protocol error: {e}"),
+            Error::Send(e) => write!(f, "cannot send: {e}"),
+            Error::Closed(reason) => write!(f, "connection closed: {reason}"),
+            Error::AlreadyClosed => f.write_str("the connection is already closed"),
+            Error::FragmentPending => f.write_str(
+                "a message fragment is next (Config::streaming is on): \
+                 receive it with recv_fragment",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Url(e) => Some(e),
+            Error::Config(e) => Some(e),
+            Error::Handshake(e) => Some(e),
+            Error::Accept(e) => Some(e),
+            Error::Protocol(e) => Some(e),
+            Error::Send(e) => Some(e),
+            Error::TlsUnsupported
+            | Error::NotWebSocket
+            | Error::Rejected(_)
+            | Error::Closed(_)
+            | Error::AlreadyClosed
+            | Error::FragmentPending => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<UrlError> for Error {
+    fn from(e: UrlError) -> Self {
+        Error::Url(e)
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(e)
+    }
+}
+
+impl From<HandshakeError> for Error {
+    fn from(e: HandshakeError) -> Self {
+        Error::Handshake(e)
+    }
+}
+
+impl From<AcceptError> for Error {
+    fn from(e: AcceptError) -> Self {
+        Error::Accept(e)
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Error::Protocol(e)
+    }
+}
+
+impl From<SendError> for Error {
+    fn from(e: SendError) -> Self {
+        Error::Send(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use rusty_socket_proto::{CloseCode, CloseFrame, Timer};
+
+    use super::*;
+
+    #[test]
+    fn messages_name_the_cause_and_sources_chain() {
+        let io = Error::from(io::Error::new(io::ErrorKind::ConnectionReset, "reset"));
+        assert_eq!(io.to_string(), "I/O error: reset");
+        assert!(io.source().is_some());
+        let protocol = Error::from(ProtocolError::UnmaskedFrame);
+        assert_eq!(
+            protocol.to_string(),
+            "protocol error: client frame is not masked"
+        );
+        assert_eq!(
+            protocol.source().map(ToString::to_string).as_deref(),
+            Some("client frame is not masked")
+        );
+        let closed = Error::Closed(CloseReason::Normal(Some(CloseFrame::new(
+            CloseCode::NORMAL,
+            "bye",
+        ))));
+        assert!(closed.is_normal_close());
+        assert_eq!(
+            closed.to_string(),
+            "connection closed: closed with code 1000: bye"
+        );
+        assert!(closed.source().is_none());
+        let timeout = Error::Closed(CloseReason::Timeout(Timer::Close));
+        assert_eq!(
+            timeout.to_string(),
+            "connection closed: closing handshake timed out"
+        );
+        assert!(Error::TlsUnsupported.to_string().contains("wss://"));
+        assert!(Error::from(io::Error::from(io::ErrorKind::WouldBlock)).is_timeout());
+    }
+}

@@ -1,0 +1,347 @@
+//! The blocking WebSocket: one thread drives one connection.
+
+use std::fmt;
+use std::io::{self, IoSlice};
+use std::thread;
+use std::time::Instant;
+
+use bytes::Bytes;
+use rusty_socket_proto::{
+    CloseCode, CloseFrame, Config, Connection, Event, Message, MessageKind, Role, SendError, State,
+};
+
+use crate::core::{Core, Incoming, Polled, ReadBuf};
+use crate::error::{is_timeout, Error};
+use crate::transport::Transport;
+
+/// Most slices handed to one vectored write.
+const MAX_SLICES: usize = 64;
+
+/// A WebSocket connection over a blocking transport `S`, after its opening
+/// handshake: made by [`connect`](crate::connect), [`client`](crate::client),
+/// [`accept`](crate::accept) or [`accept_with`](crate::accept_with).
+///
+/// Every method drives the connection: it writes out what is queued, reads
+/// when it has to wait for the peer, and acts on proto's deadlines (the read
+/// timeout is set to the next one before each read). Pings are answered and
+/// close frames echoed by the connection itself, written out before `recv`
+/// returns them. Nothing happens between calls: to keep keepalive and
+/// timeouts running while you are not receiving, keep a thread in
+/// [`recv`](Self::recv) (see [`split`](Self::split)).
+///
+/// Writes block until the bytes are handed to the transport; to bound them,
+/// set a write timeout on the stream (`get_ref().set_write_timeout(..)` for
+/// a `TcpStream`): a write that times out returns [`Error::Io`] with
+/// `WouldBlock`/`TimedOut`, keeps the rest queued (at most
+/// `Config::max_outgoing_buffer` bytes, see
+/// [`buffered_outgoing`](Self::buffered_outgoing)) and leaves the connection
+/// usable. The read timeout belongs to the adapter.
+pub struct WebSocket<S> {
+    stream: S,
+    core: Core,
+    reader: ReadBuf,
+    /// The transport was shut down.
+    shut: bool,
+}
+
+impl<S: Transport> WebSocket<S> {
+    pub(crate) fn new(stream: S, conn: Connection) -> Self {
+        WebSocket {
+            stream,
+            core: Core::new(conn),
+            reader: ReadBuf::new(),
+            shut: false,
+        }
+    }
+
+    // ----- getters -----
+
+    /// The transport.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The transport, to set options on it. Reading or writing it directly
+    /// corrupts the connection.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// Gives up the connection and returns the transport as it is: bytes
+    /// received but not delivered, or queued but not written, are lost.
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+
+    /// Handshake, open, closing or closed.
+    pub fn state(&self) -> State {
+        self.core.conn.state()
+    }
+
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        self.core.conn.role()
+    }
+
+    /// The subprotocol agreed in the opening handshake, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.core.conn.protocol()
+    }
+
+    /// The connection's limits and timeouts.
+    pub fn config(&self) -> &Config {
+        self.core.conn.config()
+    }
+
+    /// Bytes queued but not yet written to the transport. Bounded by
+    /// `Config::max_outgoing_buffer` (or one message, if a single message is
+    /// larger): a send that would go past it first writes out what is queued.
+    pub fn buffered_outgoing(&self) -> usize {
+        self.core.conn.buffered_outgoing()
+    }
+
+    // ----- receiving -----
+
+    /// Receives the next message: text, binary, or a ping, pong or close
+    /// frame (already answered by the connection).
+    ///
+    /// After the peer's close frame ([`Message::Close`]), the next call
+    /// finishes the closing handshake and returns [`Error::Closed`] with the
+    /// reason ([`Error::is_normal_close`] for a clean one); the transport is
+    /// then shut down, and later calls return [`Error::AlreadyClosed`]. A
+    /// protocol violation by the peer is [`Error::Protocol`], a transport
+    /// failure [`Error::Io`].
+    ///
+    /// With `Config::streaming` on, data arrives in fragments: use
+    /// [`recv_fragment`](Self::recv_fragment) (this returns
+    /// [`Error::FragmentPending`] when a fragment is next).
+    pub fn recv(&mut self) -> Result<Message, Error> {
+        match self.next_item()? {
+            Incoming::Message(message) => Ok(message),
+            fragment @ Incoming::Fragment(_) => {
+                self.core.stash(fragment);
+                Err(Error::FragmentPending)
+            }
+        }
+    }
+
+    /// Receives the next message, control frame, or (with `Config::streaming`)
+    /// piece of a message as it arrives, without waiting for the whole
+    /// message. Ends as [`recv`](Self::recv) does.
+    pub fn recv_fragment(&mut self) -> Result<Incoming, Error> {
+        self.next_item()
+    }
+
+    // ----- sending -----
+
+    /// Sends a message and writes it out: text, binary, ping or pong.
+    /// Sending [`Message::Close`] starts the closing handshake (then `recv`
+    /// until it ends, or use [`close`](Self::close)).
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.write(message)?;
+        self.flush()
+    }
+
+    /// Queues a message without writing it out (see [`flush`](Self::flush)),
+    /// except to make room when the queue is full.
+    pub fn write(&mut self, message: Message) -> Result<(), Error> {
+        self.command(|conn, now| conn.send(now, message.clone()))
+    }
+
+    /// Sends one fragment of a message and writes it out: the first gives the
+    /// kind, `fin` ends the message. Text may be split inside a character;
+    /// the message as a whole must be valid UTF-8. Control frames may be
+    /// sent between fragments; other messages may not.
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: impl Into<Bytes>,
+        fin: bool,
+    ) -> Result<(), Error> {
+        let data = data.into();
+        self.command(|conn, _| conn.send_fragment(kind, data.clone(), fin))?;
+        self.flush()
+    }
+
+    /// Sends a ping (at most 125 bytes of payload) and writes it out. The
+    /// pong comes back through [`recv`](Self::recv).
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.command(|conn, _| conn.ping(payload))?;
+        self.flush()
+    }
+
+    /// Writes out everything queued.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.write_out().map_err(|e| self.io_failure(e))
+    }
+
+    /// Closes the connection with a status code (1000 for a normal closure,
+    /// see [`CloseCode`]) and a reason of at most 123 bytes, and completes
+    /// the closing handshake: reads until the peer's close frame (and, for a
+    /// client, the server's end of the transport) or the close timeout, then
+    /// shuts the transport down. Messages still arriving are discarded.
+    ///
+    /// Returns `Ok` once the handshake completed cleanly; after the peer's
+    /// close frame was received, it just completes the handshake. An error
+    /// says how the connection ended otherwise, for instance
+    /// `Error::Closed(CloseReason::Timeout(Timer::Close))` when the peer
+    /// never answered.
+    pub fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+        if self.core.is_ended() {
+            return Err(Error::AlreadyClosed);
+        }
+        let frame = CloseFrame::new(code.into(), reason);
+        match self.core.conn.close(Instant::now(), Some(frame)) {
+            // Closed: the peer's close came first, or the connection ended
+            // and says why below.
+            Ok(()) | Err(SendError::Closed) => {}
+            Err(e) => return Err(self.core.send_error(e)),
+        }
+        loop {
+            match self.next_item() {
+                Ok(_) => {}
+                Err(e) if e.is_normal_close() => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    // ----- the machinery -----
+
+    /// Runs a command on the connection; a full queue is written out first.
+    fn command(
+        &mut self,
+        mut command: impl FnMut(&mut Connection, Instant) -> Result<(), SendError>,
+    ) -> Result<(), Error> {
+        self.core.expire();
+        loop {
+            match command(&mut self.core.conn, Instant::now()) {
+                Ok(()) => return Ok(()),
+                // An empty queue takes any message: this ends.
+                Err(SendError::Full { .. }) => self.flush()?,
+                Err(e) => return Err(self.core.send_error(e)),
+            }
+        }
+    }
+
+    /// The next thing for the application: writes out what is owed, then
+    /// hands over the next event, or reads until there is one.
+    fn next_item(&mut self) -> Result<Incoming, Error> {
+        loop {
+            if let Err(e) = self.write_out() {
+                if is_timeout(&e) {
+                    return Err(Error::Io(e));
+                }
+                // The end, with this error, is reported after what arrived.
+                self.core.fail_io(&e);
+            }
+            match self.core.poll() {
+                Polled::Item(item) => return Ok(item),
+                Polled::End { error, first } => {
+                    if first {
+                        self.shut_down();
+                    }
+                    return Err(error);
+                }
+                Polled::Empty => self.read_once()?,
+            }
+        }
+    }
+
+    /// The next opening-handshake event (`Request` or `Connected`); a failed
+    /// handshake ends the connection and is returned as the error.
+    pub(crate) fn handshake_event(&mut self) -> Result<Event, Error> {
+        loop {
+            self.flush()?;
+            while let Some(event) = self.core.conn.poll_event() {
+                match event {
+                    Event::Closed(reason) => {
+                        self.shut_down();
+                        return Err(self.core.finish(reason));
+                    }
+                    event @ (Event::Request(_) | Event::Connected(_)) => return Ok(event),
+                    _ => {}
+                }
+            }
+            self.read_once()?;
+        }
+    }
+
+    /// The connection, for the handshake functions.
+    pub(crate) fn connection(&mut self) -> &mut Connection {
+        &mut self.core.conn
+    }
+
+    /// Waits for the peer once: reads, bounded by the next deadline.
+    fn read_once(&mut self) -> Result<(), Error> {
+        let Some(timeout) = self.core.read_timeout() else {
+            return Ok(());
+        };
+        if !self.core.conn.wants_read() {
+            // Nothing to read and the output is written: only a deadline
+            // can move the connection on.
+            match timeout {
+                Some(wait) => thread::sleep(wait),
+                None => self.core.conn.handle_eof(),
+            }
+            return Ok(());
+        }
+        let (result, bounded) = self.reader.read(&mut self.stream, timeout);
+        self.core
+            .handle_read_result(result, self.reader.bytes(), bounded)
+            .map(drop)
+    }
+
+    /// Writes out everything queued, with vectored writes straight from the
+    /// connection's queue.
+    fn write_out(&mut self) -> io::Result<()> {
+        let conn = &mut self.core.conn;
+        if !conn.wants_write() {
+            return Ok(());
+        }
+        while conn.wants_write() {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let n = conn.transmit_chunks(&mut slices);
+            let written = match self.stream.write_vectored(&slices[..n]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(written) => written,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            conn.advance_transmit(written);
+        }
+        self.stream.flush()
+    }
+
+    /// An I/O error from a write: a timeout leaves the connection as it is;
+    /// anything else ends it.
+    fn io_failure(&mut self, error: io::Error) -> Error {
+        if !is_timeout(&error) {
+            self.core.fail_io(&error);
+        }
+        Error::Io(error)
+    }
+
+    /// Ends the transport once the connection has ended (its output written).
+    fn shut_down(&mut self) {
+        if !self.shut {
+            self.shut = true;
+            let _ = self.stream.shutdown();
+        }
+    }
+
+    /// The parts, for [`split`](Self::split).
+    pub(crate) fn into_parts(self) -> (S, Core, ReadBuf, bool) {
+        (self.stream, self.core, self.reader, self.shut)
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("stream", &self.stream)
+            .field("role", &self.core.conn.role())
+            .field("state", &self.core.conn.state())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,492 @@
+//! Two threads on one connection: a read half and a write half.
+//!
+//! # Design
+//!
+//! [`WebSocket::split`] clones the transport twice (`try_clone`) and shares
+//! the [`Connection`] between the halves:
+//!
+//! ```text
+//!  ReadHalf ── own stream handle: reads, no lock held while blocked
+//!     │
+//!     ├──> core:   Mutex<Connection + end bookkeeping>   held only for
+//!     │            handle_read / send / poll_*: never across blocking I/O
+//!     ├──> writer: Mutex<stream handle + bytes taken, not yet written>
+//!     │            held across blocking writes: frames never interleave
+//!     └──> closer: a third handle, only to shut the transport down
+//!  WriteHalf ──┘
+//! ```
+//!
+//! - The reader reads on its own handle without holding any lock, then takes
+//!   the `core` lock just to hand the bytes to the connection and poll its
+//!   events, so a sender is never blocked by a waiting reader.
+//! - Writing takes the `writer` lock, then repeatedly takes a piece of
+//!   output from the connection (`poll_transmit`, under the `core` lock
+//!   briefly) and writes it with the `core` lock released, so a write
+//!   blocked on a slow peer never stops the reader.
+//! - Output that the reader causes (pongs, the echo of a close) is written
+//!   by whoever holds the `writer` lock: the reader only tries the lock. The
+//!   holder, after releasing it, looks at the connection again and takes the
+//!   lock back if output arrived meanwhile, so nothing is left behind.
+//!   Frames never interleave: the connection's queue keeps frames whole and
+//!   one writer at a time writes them in order.
+//! - Deadlines: the reader arms its read timeout from the connection's next
+//!   deadline, as the whole `WebSocket` does. The one deadline a sender can
+//!   start is the close timeout of [`WriteHalf::close`], which the read
+//!   already blocked cannot see: `WriteHalf::close` waits for the end itself
+//!   and acts on that deadline, shutting the transport down to wake the reader.
+//! - The transport is shut down once the connection has ended: after the
+//!   last bytes are written (by the writer), or at once when the peer went
+//!   away or a deadline passed.
+//!
+//! Lock order: `writer`, then `core`; nothing holds `core` while it waits
+//! for `writer`.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes};
+use rusty_socket_proto::{
+    CloseCode, CloseFrame, CloseReason, Connection, Message, MessageKind, Role, SendError, State,
+    Timer,
+};
+
+use crate::core::{Core, Incoming, Input, Polled, ReadBuf};
+use crate::error::{is_timeout, Error};
+use crate::socket::WebSocket;
+use crate::transport::{Transport, TryClone};
+
+/// How long the reader waits at most, while the connection finishes its
+/// output on another thread, before it looks again (it may have to write it).
+const DRAIN_POLL: Duration = Duration::from_millis(50);
+
+impl<S: Transport + TryClone> WebSocket<S> {
+    /// Splits the connection into a [`ReadHalf`] and a [`WriteHalf`] that can
+    /// be moved to different threads: one can send while the other is
+    /// blocked in `recv`. The transport is cloned twice (`try_clone`).
+    ///
+    /// Pings are answered and closes echoed as before, by whichever half is
+    /// writing at the time; see the [crate docs](crate#one-thread-sends-while-another-receives).
+    /// The reader acts on proto's deadlines; [`WriteHalf::close`] waits for
+    /// the end itself.
+    ///
+    /// ```no_run
+    /// use std::thread;
+    ///
+    /// use rusty_socket_std::{connect, Message};
+    ///
+    /// let (ws, _) = connect("ws://127.0.0.1:9001/")?;
+    /// let (mut reader, mut writer) = ws.split()?;
+    /// let printer = thread::spawn(move || {
+    ///     while let Ok(message) = reader.recv() {
+    ///         println!("{message:?}");
+    ///     }
+    /// });
+    /// writer.send(Message::text("hello"))?;
+    /// writer.close(1000, "done")?;
+    /// printer.join().unwrap();
+    /// # Ok::<(), rusty_socket_std::Error>(())
+    /// ```
+    pub fn split(self) -> Result<(ReadHalf<S>, WriteHalf<S>), Error> {
+        let writer = self.get_ref().try_clone()?;
+        let closer = self.get_ref().try_clone()?;
+        let (stream, core, reader, shut) = self.into_parts();
+        let shared = Arc::new(Shared {
+            core: Mutex::new(core),
+            ended: Condvar::new(),
+            writer: Mutex::new(Writer {
+                stream: writer,
+                pending: Bytes::new(),
+            }),
+            closer: Mutex::new(closer),
+            shut: AtomicBool::new(shut),
+            in_flight: AtomicUsize::new(0),
+        });
+        let read = ReadHalf {
+            stream,
+            reader,
+            shared: Arc::clone(&shared),
+        };
+        Ok((read, WriteHalf { shared }))
+    }
+}
+
+/// The receiving half of a split [`WebSocket`]; see [`WebSocket::split`].
+pub struct ReadHalf<S> {
+    stream: S,
+    reader: ReadBuf,
+    shared: Arc<Shared<S>>,
+}
+
+/// The sending half of a split [`WebSocket`]; see [`WebSocket::split`].
+pub struct WriteHalf<S> {
+    shared: Arc<Shared<S>>,
+}
+
+struct Shared<S> {
+    core: Mutex<Core>,
+    /// Signalled when the connection ends.
+    ended: Condvar,
+    writer: Mutex<Writer<S>>,
+    closer: Mutex<S>,
+    /// The transport was shut down.
+    shut: AtomicBool,
+    /// Bytes taken from the connection and not yet written.
+    in_flight: AtomicUsize,
+}
+
+struct Writer<S> {
+    stream: S,
+    /// Taken from the connection's queue, not yet written.
+    pending: Bytes,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<S> Shared<S> {
+    fn core(&self) -> MutexGuard<'_, Core> {
+        lock(&self.core)
+    }
+
+    /// Runs `f` on the core, and wakes the threads waiting for the end if
+    /// the connection has ended.
+    fn with_core<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
+        let mut core = self.core();
+        let result = f(&mut core);
+        if core.conn.is_closed() {
+            self.ended.notify_all();
+        }
+        result
+    }
+
+    /// Whether a writer has work: bytes to write, or the transport to shut
+    /// down after the last of them.
+    fn owes_writer(&self, core: &Core) -> bool {
+        core.conn.wants_write() || (core.conn.is_closed() && !self.shut.load(Ordering::Acquire))
+    }
+
+    fn buffered_outgoing(&self) -> usize {
+        self.core().conn.buffered_outgoing() + self.in_flight.load(Ordering::Relaxed)
+    }
+}
+
+impl<S: Transport> Shared<S> {
+    /// Shuts the transport down now, once.
+    fn shut_down(&self) {
+        if !self.shut.swap(true, Ordering::AcqRel) {
+            let _ = lock(&self.closer).shutdown();
+        }
+    }
+
+    /// Writes out what the connection has queued. With `wait`, waits for the
+    /// writer lock; without, leaves the work to the thread that holds it.
+    fn flush(&self, mut wait: bool) -> io::Result<()> {
+        loop {
+            let mut writer = if wait {
+                lock(&self.writer)
+            } else {
+                match self.writer.try_lock() {
+                    Ok(writer) => writer,
+                    Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                    Err(TryLockError::WouldBlock) => return Ok(()),
+                }
+            };
+            let result = self.drain(&mut writer);
+            drop(writer);
+            if let Err(e) = result {
+                // A reader waiting for the end may have to write itself.
+                self.ended.notify_all();
+                return Err(e);
+            }
+            // Another thread may have queued output while we held the lock,
+            // and given up on it: look again.
+            if !self.owes_writer(&self.core()) {
+                return Ok(());
+            }
+            wait = false;
+        }
+    }
+
+    /// Writes until the connection's queue is empty; shuts the transport
+    /// down after the last bytes if the connection has ended.
+    fn drain(&self, writer: &mut Writer<S>) -> io::Result<()> {
+        loop {
+            while !writer.pending.is_empty() {
+                match writer.stream.write(&writer.pending) {
+                    Ok(0) => return Err(self.broken(writer, io::ErrorKind::WriteZero.into())),
+                    Ok(n) => {
+                        writer.pending.advance(n);
+                        self.in_flight
+                            .store(writer.pending.len(), Ordering::Relaxed);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if is_timeout(&e) => return Err(e),
+                    Err(e) => return Err(self.broken(writer, e)),
+                }
+            }
+            let (next, closed) =
+                self.with_core(|core| (core.conn.poll_transmit(), core.conn.is_closed()));
+            match next {
+                Some(bytes) => {
+                    self.in_flight.store(bytes.len(), Ordering::Relaxed);
+                    writer.pending = bytes;
+                }
+                None => {
+                    if let Err(e) = writer.stream.flush() {
+                        return Err(if is_timeout(&e) {
+                            e
+                        } else {
+                            self.broken(writer, e)
+                        });
+                    }
+                    if closed {
+                        self.shut_down();
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// A write failed: the connection ends with the error, and the transport
+    /// is shut down, which wakes the reader to report it.
+    fn broken(&self, writer: &mut Writer<S>, error: io::Error) -> io::Error {
+        writer.pending = Bytes::new();
+        self.in_flight.store(0, Ordering::Relaxed);
+        self.with_core(|core| core.fail_io(&error));
+        self.shut_down();
+        error
+    }
+}
+
+impl<S: Transport> ReadHalf<S> {
+    /// Receives the next message, as [`WebSocket::recv`] does. Holds no lock
+    /// while it waits, so the [`WriteHalf`] can send meanwhile.
+    pub fn recv(&mut self) -> Result<Message, Error> {
+        match self.recv_fragment()? {
+            Incoming::Message(message) => Ok(message),
+            fragment @ Incoming::Fragment(_) => {
+                self.shared.core().stash(fragment);
+                Err(Error::FragmentPending)
+            }
+        }
+    }
+
+    /// Receives the next message, control frame or fragment, as
+    /// [`WebSocket::recv_fragment`] does.
+    pub fn recv_fragment(&mut self) -> Result<Incoming, Error> {
+        loop {
+            // Write what the connection owes the peer (a pong, the echo of a
+            // close), unless another thread is writing: then it does.
+            if self.shared.owes_writer(&self.shared.core()) {
+                if let Err(e) = self.shared.flush(false) {
+                    if is_timeout(&e) {
+                        return Err(Error::Io(e));
+                    }
+                    // Otherwise the connection has ended; reported below.
+                }
+            }
+            match self.shared.with_core(Core::poll) {
+                Polled::Item(item) => return Ok(item),
+                Polled::End { error, .. } => return Err(error),
+                Polled::Empty => self.wait()?,
+            }
+        }
+    }
+
+    /// Waits for the peer once.
+    fn wait(&mut self) -> Result<(), Error> {
+        enum Plan {
+            Again,
+            Drain(Option<Instant>),
+            Read(Option<Duration>),
+        }
+        let plan = self.shared.with_core(|core| {
+            if !core.conn.wants_read() {
+                return Plan::Drain(core.conn.poll_timeout());
+            }
+            match core.read_timeout() {
+                Some(timeout) => Plan::Read(timeout),
+                None => Plan::Again,
+            }
+        });
+        let abrupt = match plan {
+            Plan::Again => true,
+            Plan::Drain(deadline) => {
+                // Another thread is writing the last output; the close
+                // deadline bounds it.
+                let core = self.shared.core();
+                let wait = deadline.map_or(DRAIN_POLL, |at| {
+                    at.saturating_duration_since(Instant::now()).min(DRAIN_POLL)
+                });
+                let (mut core, _) = self
+                    .shared
+                    .ended
+                    .wait_timeout(core, wait)
+                    .unwrap_or_else(PoisonError::into_inner);
+                core.expire();
+                true
+            }
+            Plan::Read(timeout) => {
+                let (result, bounded) = self.reader.read(&mut self.stream, timeout);
+                let bytes = self.reader.bytes();
+                let input = self
+                    .shared
+                    .with_core(|core| core.handle_read_result(result, bytes, bounded))?;
+                input == Input::Abrupt
+            }
+        };
+        // The peer went away or a deadline passed: nothing more to write.
+        if abrupt && self.shared.core().conn.is_closed() {
+            self.shared.ended.notify_all();
+            self.shared.shut_down();
+        }
+        Ok(())
+    }
+
+    /// Handshake, open, closing or closed.
+    pub fn state(&self) -> State {
+        self.shared.core().conn.state()
+    }
+
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        self.shared.core().conn.role()
+    }
+}
+
+impl<S: Transport> WriteHalf<S> {
+    /// Sends a message and writes it out, as [`WebSocket::send`] does.
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.write(message)?;
+        self.flush()
+    }
+
+    /// Queues a message without writing it out, except to make room, as
+    /// [`WebSocket::write`] does.
+    pub fn write(&mut self, message: Message) -> Result<(), Error> {
+        self.command(|conn, now| conn.send(now, message.clone()))
+    }
+
+    /// Sends one fragment of a message, as [`WebSocket::send_fragment`] does.
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: impl Into<Bytes>,
+        fin: bool,
+    ) -> Result<(), Error> {
+        let data = data.into();
+        self.command(|conn, _| conn.send_fragment(kind, data.clone(), fin))?;
+        self.flush()
+    }
+
+    /// Sends a ping and writes it out; the pong arrives at the [`ReadHalf`].
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.command(|conn, _| conn.ping(payload))?;
+        self.flush()
+    }
+
+    /// Writes out everything queued, waiting for another thread's write to
+    /// finish first.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.shared.flush(true).map_err(Error::Io)
+    }
+
+    /// Sends a close frame with a code and reason and waits until the
+    /// connection has ended: the [`ReadHalf`] must keep receiving to see the
+    /// peer's answer (it then reports the end, with its reason). If the peer
+    /// does not answer within the close timeout, this ends the connection,
+    /// shuts the transport down (which wakes the reader) and returns
+    /// `Error::Closed(CloseReason::Timeout(Timer::Close))`.
+    pub fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+        let frame = CloseFrame::new(code.into(), reason);
+        self.shared.with_core(|core| {
+            if core.conn.is_closed() {
+                return Err(Error::AlreadyClosed);
+            }
+            match core.conn.close(Instant::now(), Some(frame)) {
+                // Closed: the peer's close came first; wait for the end.
+                Ok(()) | Err(SendError::Closed) => Ok(()),
+                Err(e) => Err(Error::Send(e)),
+            }
+        })?;
+        self.flush()?;
+        let mut core = self.shared.core();
+        loop {
+            if core.conn.is_closed() {
+                return Ok(());
+            }
+            let now = Instant::now();
+            core = match core.conn.poll_timeout() {
+                Some(at) if at <= now => {
+                    core.conn.handle_timeout(now);
+                    if core.conn.is_closed() {
+                        drop(core);
+                        self.shared.ended.notify_all();
+                        self.shared.shut_down();
+                        return Err(Error::Closed(CloseReason::Timeout(Timer::Close)));
+                    }
+                    core
+                }
+                Some(at) => {
+                    let wait = self.shared.ended.wait_timeout(core, at - now);
+                    wait.unwrap_or_else(PoisonError::into_inner).0
+                }
+                None => self
+                    .shared
+                    .ended
+                    .wait(core)
+                    .unwrap_or_else(PoisonError::into_inner),
+            };
+        }
+    }
+
+    /// Bytes queued but not yet written, including a piece being written.
+    /// Bounded by `Config::max_outgoing_buffer` plus that piece.
+    pub fn buffered_outgoing(&self) -> usize {
+        self.shared.buffered_outgoing()
+    }
+
+    /// Handshake, open, closing or closed.
+    pub fn state(&self) -> State {
+        self.shared.core().conn.state()
+    }
+
+    /// Runs a command on the connection; a full queue is written out first.
+    fn command(
+        &mut self,
+        mut command: impl FnMut(&mut Connection, Instant) -> Result<(), SendError>,
+    ) -> Result<(), Error> {
+        loop {
+            let sent =
+                self.shared
+                    .with_core(|core| match command(&mut core.conn, Instant::now()) {
+                        Ok(()) => Ok(true),
+                        Err(SendError::Full { .. }) => Ok(false),
+                        Err(e) => Err(core.send_error(e)),
+                    })?;
+            if sent {
+                return Ok(());
+            }
+            self.flush()?;
+        }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for ReadHalf<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadHalf")
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> fmt::Debug for WriteHalf<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteHalf").finish_non_exhaustive()
+    }
+}
