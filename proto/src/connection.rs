@@ -40,6 +40,7 @@ use crate::handshake::{
 };
 use crate::outgoing::Outgoing;
 use crate::phase::{Phase, State};
+use crate::prepared::PreparedMessage;
 use crate::text::Utf8Bytes;
 use crate::timer::{Timer, Timers};
 use crate::utf8::Utf8Validator;
@@ -470,6 +471,21 @@ impl Connection {
         }
         self.queue_data(opcode, fin, &data);
         self.sending = if fin { None } else { Some((kind, validator)) };
+        Ok(())
+    }
+
+    /// Server: sends a message encoded once for many connections (a
+    /// broadcast), queuing its bytes by reference.
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
+        if self.role == Role::Client {
+            return Err(SendError::ClientCannotSendPrepared);
+        }
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.check_capacity(message.frame().len())?;
+        self.out.push_encoded(message.frame().clone());
         Ok(())
     }
 

@@ -259,6 +259,9 @@ pub enum SendError {
     InvalidCloseCode(u16),
     /// Text fragments that do not form valid UTF-8.
     InvalidUtf8,
+    /// A client tried to send a [`PreparedMessage`](crate::PreparedMessage),
+    /// which is unmasked.
+    ClientCannotSendPrepared,
 }
 
 impl fmt::Display for SendError {
@@ -276,6 +279,9 @@ impl fmt::Display for SendError {
             }
             SendError::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
             SendError::InvalidUtf8 => f.write_str("text fragments are not valid UTF-8"),
+            SendError::ClientCannotSendPrepared => {
+                f.write_str("a client cannot send a prepared (unmasked) message")
+            }
         }
     }
 }

@@ -100,6 +100,7 @@ mod frame;
 mod handshake;
 mod outgoing;
 mod phase;
+mod prepared;
 mod text;
 mod timer;
 mod utf8;
@@ -117,6 +118,7 @@ pub use handshake::{
     accept_key, upgrade_response, Accept, ClientRequest, Reject, Request, Response,
 };
 pub use phase::State;
+pub use prepared::PreparedMessage;
 pub use text::Utf8Bytes;
 pub use timer::Timer;
 pub use utf8::{InvalidUtf8, Utf8Validator};

@@ -111,6 +111,16 @@ impl Outgoing {
         self.data.push_back(chunk);
     }
 
+    /// Queues a complete frame encoded elsewhere, by reference.
+    pub(crate) fn push_encoded(&mut self, frame: Bytes) {
+        self.len += frame.len();
+        let chunk = Chunk {
+            head: self.tail.split().freeze(),
+            body: frame,
+        };
+        self.data.push_back(chunk);
+    }
+
     /// Drops everything: the transport is gone or the connection gave up.
     pub(crate) fn clear(&mut self) {
         *self = Outgoing::default();
@@ -240,6 +250,18 @@ mod tests {
         let mut slices = [IoSlice::new(&[]); 4];
         assert_eq!(out.chunks(&mut slices), 2);
         assert_eq!(slices[1].as_ptr(), big.as_ptr());
+    }
+
+    #[test]
+    fn encoded_frames_are_queued_by_reference() {
+        let mut out = Outgoing::default();
+        out.push_data(header(OpCode::Text, 1), &Bytes::from_static(b"a"));
+        let frame = Bytes::from_static(&[0x81, 0x01, b'b']);
+        out.push_encoded(frame.clone());
+        let mut slices = [IoSlice::new(&[]); 4];
+        assert_eq!(out.chunks(&mut slices), 2);
+        assert_eq!(slices[1].as_ptr(), frame.as_ptr());
+        assert_eq!(gather(&out), [0x81, 0x01, b'a', 0x81, 0x01, b'b']);
     }
 
     #[test]

@@ -374,3 +374,26 @@ fn protocol_error_closes_with_its_code_and_reports_it() {
     assert_eq!(frame.code, CloseCode::INVALID_PAYLOAD);
     assert_eq!(pair.side(Role::Server).state(), State::Closed);
 }
+
+#[test]
+fn a_prepared_message_reaches_every_connection_from_one_encoding() {
+    let message = Message::text("to everyone");
+    let prepared = rusty_socket_proto::PreparedMessage::new(&message).unwrap();
+    let mut pairs = [Pair::open(), Pair::open(), Pair::open()];
+    for pair in &mut pairs {
+        pair.server.send_prepared(&prepared).unwrap();
+        let mut slices = [std::io::IoSlice::new(&[]); 4];
+        assert_eq!(pair.server.transmit_chunks(&mut slices), 1);
+        assert_eq!(
+            slices[0].as_ptr(),
+            prepared.frame().as_ptr(),
+            "queued by reference"
+        );
+        pair.pump();
+        assert_eq!(messages(&pair.client_events), std::slice::from_ref(&message));
+    }
+    assert_eq!(
+        pairs[0].client.send_prepared(&prepared),
+        Err(SendError::ClientCannotSendPrepared)
+    );
+}
