@@ -103,6 +103,6 @@ pub use transport::{NoTimeouts, Transport, TryClone};
 pub use rusty_socket_proto;
 pub use rusty_socket_proto::{
     http, Accept, AcceptError, Bytes, ClientRequest, CloseCode, CloseFrame, CloseReason, Config,
-    ConfigError, Fragment, HandshakeError, Message, MessageKind, ProtocolError, Reject, Request,
-    Response, Role, SendError, State, Timer, UrlError, Utf8Bytes,
+    ConfigError, Fragment, HandshakeError, Message, MessageKind, PreparedMessage, ProtocolError,
+    Reject, Request, Response, Role, SendError, State, Timer, UrlError, Utf8Bytes,
 };

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use rusty_socket_proto::{
-    CloseCode, CloseFrame, Config, Connection, Event, Message, MessageKind, Role, SendError, State,
+    CloseCode, CloseFrame, Config, Connection, Event, Message, MessageKind, PreparedMessage, Role,
+    SendError, State,
 };
 
 use crate::core::{Core, Incoming, Polled, ReadBuf};
@@ -160,6 +161,13 @@ impl<S: Transport> WebSocket<S> {
     ) -> Result<(), Error> {
         let data = data.into();
         self.command(|conn, _| conn.send_fragment(kind, data.clone(), fin))?;
+        self.flush()
+    }
+
+    /// Sends a message prepared once for many connections (a server's
+    /// broadcast: the same bytes are queued on each) and writes it out.
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        self.command(|conn, _| conn.send_prepared(message))?;
         self.flush()
     }
 

@@ -49,8 +49,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use rusty_socket_proto::{
-    CloseCode, CloseFrame, CloseReason, Connection, Message, MessageKind, Role, SendError, State,
-    Timer,
+    CloseCode, CloseFrame, CloseReason, Connection, Message, MessageKind, PreparedMessage, Role,
+    SendError, State, Timer,
 };
 
 use crate::core::{Core, Incoming, Input, Polled, ReadBuf};
@@ -381,6 +381,13 @@ impl<S: Transport> WriteHalf<S> {
     ) -> Result<(), Error> {
         let data = data.into();
         self.command(|conn, _| conn.send_fragment(kind, data.clone(), fin))?;
+        self.flush()
+    }
+
+    /// Sends a message prepared once for many connections, as
+    /// [`WebSocket::send_prepared`] does.
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        self.command(|conn, _| conn.send_prepared(message))?;
         self.flush()
     }
 
