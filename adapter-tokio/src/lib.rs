@@ -1,1 +1,274 @@
-//! Drives a `rusty-socket-proto` connection over Tokio `AsyncRead + AsyncWrite` transports.
+//! WebSockets (RFC 6455) for Tokio: a thin driver of the sans-IO
+//! [`rusty_socket_proto`] state machine over any
+//! `AsyncRead + AsyncWrite + Unpin` transport.
+//!
+//! - Clients: [`connect`] a `ws://` URL, or [`connect_with`] a
+//!   [`ClientRequest`] (subprotocols, headers) and a [`Config`], or
+//!   [`connect_on`] a transport you opened yourself (a TLS stream, say).
+//! - Servers: [`accept`] a stream, or [`accept_with`] a callback that
+//!   inspects the [`Request`] (path, `Origin`, headers, subprotocols) and
+//!   returns an [`Accept`] or a [`Reject`] with its HTTP status.
+//! - Behind another HTTP server (hyper, axum): build the 101 response with
+//!   [`upgrade_response`] and hand the upgraded connection to [`from_raw`].
+//!
+//! The [`WebSocket`] is a `futures` [`Stream`](futures_core::Stream) of
+//! received [`Message`]s and a [`Sink`](futures_sink::Sink) of messages to
+//! send, with plain helpers ([`recv`](WebSocket::recv),
+//! [`send`](WebSocket::send), [`close`](WebSocket::close)), and splits into
+//! owned halves for two tasks ([`WebSocket::split`]). With
+//! [`Config::streaming`], [`next_incoming`](WebSocket::next_incoming)
+//! delivers large messages as fragments as they arrive.
+//!
+//! # Example
+//!
+//! An echo server and a client talking to it:
+//!
+//! ```
+//! use rusty_socket_tokio::{accept, connect, CloseCode, Error, Message};
+//! use tokio::net::TcpListener;
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), Error> {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let addr = listener.local_addr()?;
+//!     tokio::spawn(async move {
+//!         while let Ok((stream, _)) = listener.accept().await {
+//!             // One task per connection.
+//!             tokio::spawn(async move {
+//!                 let mut ws = accept(stream).await?;
+//!                 while let Some(message) = ws.recv().await? {
+//!                     if let Message::Text(_) | Message::Binary(_) = message {
+//!                         ws.send(message).await?;
+//!                     }
+//!                 }
+//!                 Ok::<(), Error>(())
+//!             });
+//!         }
+//!     });
+//!
+//!     let mut ws = connect(&format!("ws://{addr}/chat")).await?;
+//!     ws.send(Message::text("hello")).await?;
+//!     assert_eq!(ws.recv().await?, Some(Message::text("hello")));
+//!     ws.close(CloseCode::NORMAL, "done").await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # How it runs
+//!
+//! There is no background task per connection: the `WebSocket` moves when
+//! it is polled. Receiving reads straight into the protocol's receive buffer
+//! (the only copy between the socket and a message), decodes, writes what
+//! the protocol owes the peer (pongs, the echo of a close) and fires the
+//! protocol's timers with Tokio's clock. Sending queues messages; a flush
+//! writes everything queued since the last one with vectored writes, large
+//! payloads by reference. **Timers (handshake, close, keepalive and idle
+//! timeouts) advance only while the connection is polled**, so keep
+//! receiving while it is open. Details, cancel safety and backpressure: see
+//! [`WebSocket`].
+//!
+//! The adapter adds no protocol rule of its own: the protocol (framing,
+//! masking, UTF-8, control frames, the closing handshake, timeouts) is all
+//! in [`rusty_socket_proto`]. It needs a Tokio runtime with the time driver
+//! enabled (for the timeouts).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+mod driver;
+mod error;
+mod split;
+mod websocket;
+
+use std::io;
+
+use rusty_socket_proto::http::StatusCode;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+pub use error::Error;
+pub use split::{ReadHalf, ReuniteError, WriteHalf};
+pub use websocket::WebSocket;
+
+pub use rusty_socket_proto as proto;
+pub use rusty_socket_proto::{
+    http, upgrade_response, Accept, AcceptError, Bytes, ClientRequest, CloseCode, CloseFrame,
+    CloseReason, Config, ConfigError, Fragment, HandshakeError, Message, MessageKind,
+    PreparedMessage, ProtocolError, Reject, Request, Response, Role, SendError, State, Timer,
+    UrlError, Utf8Bytes,
+};
+
+use rusty_socket_proto::{Connection, Event};
+
+/// What [`WebSocket::next_incoming`] receives: a whole message, or with
+/// [`Config::streaming`] a piece of a text or binary message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Incoming {
+    /// A whole message, or a control frame (ping, pong, close).
+    Message(Message),
+    /// A piece of a text or binary message (`Config::streaming`).
+    Fragment(Fragment),
+}
+
+/// A seed for proto's CSPRNG (masking keys, handshake nonce) from the OS.
+fn seed() -> Result<[u8; 32], Error> {
+    let mut seed = [0; 32];
+    getrandom::fill(&mut seed).map_err(io::Error::from)?;
+    Ok(seed)
+}
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Opens a WebSocket to a `ws://` URL with the default [`Config`].
+///
+/// `wss://` is refused with [`Error::TlsUnsupported`] for now: open a TLS
+/// stream yourself and use [`connect_on`].
+pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+    let request = ClientRequest::new(url)?;
+    let (ws, _response) = connect_with(request, Config::default()).await?;
+    Ok(ws)
+}
+
+/// Opens a WebSocket for `request` (URL, subprotocols, extra headers) with
+/// `config`; returns it with the server's response (its headers, the chosen
+/// subprotocol). A server that refuses the upgrade gives
+/// [`Error::Handshake`] with [`HandshakeError::Status`], which carries its
+/// status and headers.
+///
+/// The TCP connection has `TCP_NODELAY` set: messages leave when flushed.
+pub async fn connect_with(
+    request: ClientRequest,
+    config: Config,
+) -> Result<(WebSocket<TcpStream>, Response), Error> {
+    if request.is_tls() {
+        return Err(Error::TlsUnsupported);
+    }
+    config.validate()?;
+    let stream = TcpStream::connect((request.host(), request.port())).await?;
+    stream.set_nodelay(true)?;
+    connect_on(stream, &request, config).await
+}
+
+/// Runs the client's opening handshake for `request` over a transport that
+/// is already connected (a TLS stream for a `wss://` URL, a proxy tunnel...).
+pub async fn connect_on<S>(
+    stream: S,
+    request: &ClientRequest,
+    config: Config,
+) -> Result<(WebSocket<S>, Response), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let conn = Connection::client(request, config, seed()?, now())?;
+    let mut ws = WebSocket::new(stream, conn);
+    loop {
+        match ws.next_event().await {
+            Some(Ok(Event::Connected(response))) => return Ok((ws, response)),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e),
+            None => return Err(Error::AlreadyClosed),
+        }
+    }
+}
+
+/// Accepts a WebSocket on `stream` with the default [`Config`], whatever
+/// the path. A plain HTTP request is answered `426 Upgrade Required` and
+/// gives [`Error::NotWebSocket`]; an invalid upgrade request is answered
+/// with its 4xx status and gives [`Error::Handshake`].
+pub async fn accept<S>(stream: S) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    accept_with(stream, Config::default(), |_| Ok(Accept::default())).await
+}
+
+/// Accepts a WebSocket on `stream` if `callback` agrees.
+///
+/// The callback sees the client's [`Request`] (path, headers, `Origin`,
+/// offered subprotocols) and returns an [`Accept`] (with the subprotocol to
+/// speak and extra headers) or a [`Reject`] (status, headers, body), which
+/// is written out before the connection ends with
+/// `Error::Closed(CloseReason::Rejected(status))`. The callback is also
+/// called for a plain HTTP request ([`Request::is_websocket`] is false), so
+/// that a `Reject` can serve a page; accepting one answers 426 and gives
+/// [`Error::NotWebSocket`].
+///
+/// ```no_run
+/// use rusty_socket_tokio::{accept_with, http::StatusCode, Accept, Config, Reject};
+///
+/// # async fn run(stream: tokio::net::TcpStream) -> Result<(), rusty_socket_tokio::Error> {
+/// let ws = accept_with(stream, Config::default(), |request| {
+///     if request.origin() != Some("https://example.com") {
+///         return Err(Reject::status(StatusCode::FORBIDDEN));
+///     }
+///     match request.protocols().iter().find(|p| *p == "chat.v2") {
+///         Some(protocol) => Ok(Accept::with_protocol(protocol.clone())),
+///         None => Ok(Accept::default()),
+///     }
+/// })
+/// .await?;
+/// # Ok(()) }
+/// ```
+pub async fn accept_with<S, F>(
+    stream: S,
+    config: Config,
+    callback: F,
+) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request) -> Result<Accept, Reject>,
+{
+    let conn = Connection::server(config, seed()?, now())?;
+    let mut ws = WebSocket::new(stream, conn);
+    let request = loop {
+        match ws.next_event().await {
+            Some(Ok(Event::Request(request))) => break request,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e),
+            None => return Err(Error::AlreadyClosed),
+        }
+    };
+    let mut decision = callback(&request);
+    let plain_http = !request.is_websocket() && decision.is_ok();
+    if plain_http {
+        decision = Err(Reject::with_body(
+            StatusCode::UPGRADE_REQUIRED,
+            "This is a WebSocket endpoint: send an upgrade request.\n",
+        ));
+    }
+    let accepted = decision.is_ok();
+    let refused = ws.decide(decision).err();
+    if accepted && refused.is_none() {
+        // Send the 101 now: the client waits for it.
+        ws.flush().await?;
+        return Ok(ws);
+    }
+    // Write out the error response, then end the transport.
+    let mut end = None;
+    while let Some(event) = ws.next_event().await {
+        if let Err(e) = event {
+            end = Some(e);
+        }
+    }
+    Err(if plain_http {
+        Error::NotWebSocket
+    } else if let Some(refused) = refused {
+        Error::Accept(refused)
+    } else {
+        end.unwrap_or(Error::AlreadyClosed)
+    })
+}
+
+/// A WebSocket over a connection whose opening handshake another HTTP
+/// server has already done (hyper, axum: see [`upgrade_response`]), or that
+/// a client upgraded by other means. It starts open, in `role`.
+pub fn from_raw<S>(stream: S, role: Role, config: Config) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let conn = Connection::upgraded(role, config, seed()?, now())?;
+    Ok(WebSocket::new(stream, conn))
+}

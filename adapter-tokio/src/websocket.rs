@@ -1,0 +1,276 @@
+//! [`WebSocket`]: a `Stream` of received messages and a `Sink` of messages
+//! to send, over one transport.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_sink::Sink;
+use rusty_socket_proto::{
+    CloseCode, CloseFrame, Config, Connection, Event, Message, MessageKind, PreparedMessage, Role,
+    State,
+};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::driver::{Driver, Outbound, Side};
+use crate::error::Error;
+use crate::split::{ReadHalf, WriteHalf};
+use crate::Incoming;
+
+/// An open WebSocket over a transport `S` (a `TcpStream`, a TLS stream, a
+/// connection hyper upgraded...).
+///
+/// Made by [`connect`](crate::connect), [`accept`](crate::accept) and their
+/// variants, or [`from_raw`](crate::from_raw). It is a
+/// [`Stream`] of received [`Message`]s and a [`Sink`] of messages to send, with
+/// plain async helpers for both ([`recv`](Self::recv), [`next`](Self::next),
+/// [`send`](Self::send), [`close`](Self::close)); [`split`](Self::split) gives
+/// owned halves for two tasks.
+///
+/// # Driving
+///
+/// No task runs in the background: the connection moves when it is polled.
+/// Receiving (the `Stream` side) reads from the transport, decodes, writes
+/// what the protocol owes the peer (pongs, the echo of a close, anything
+/// sent but not yet flushed) and fires the timers. Sending (the `Sink` side)
+/// queues messages and writes them out on `flush`, every message queued
+/// since the last flush in as few vectored writes as the transport allows.
+///
+/// So keep receiving while the connection is open, even if you expect
+/// nothing: that is what answers pings, completes a closing handshake the
+/// peer started, and notices a dead peer. **Timers (the handshake, close,
+/// keepalive and idle timeouts of [`Config`]) advance only while the
+/// connection is polled**: by the stream side, or by the sink side while it
+/// waits for the transport. A connection nobody polls does nothing, not even
+/// time out; dropping it closes the transport.
+///
+/// # Cancel safety
+///
+/// [`next`](Self::next), [`recv`](Self::recv), [`next_incoming`](Self::next_incoming)
+/// and polling the `Stream` are cancel-safe: all state lives in the
+/// `WebSocket`, not in the future, so a `select!` that drops a pending
+/// receive loses no message and no byte. [`send`](Self::send) is cancel-safe
+/// in the sense that the message is either not queued (cancelled while
+/// waiting for room) or queued whole, and then goes out with the next flush
+/// or receive. [`close`](Self::close) can be resumed by calling it again.
+///
+/// # Backpressure
+///
+/// Proto refuses to queue more than `Config::max_outgoing_buffer` bytes. The
+/// `Sink`'s `poll_ready` (and so `send`) stays pending, writing as it waits,
+/// until there is room: a peer that stops reading stops the sender instead
+/// of growing a buffer. [`buffered_outgoing`](Self::buffered_outgoing) tells
+/// how much is queued.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    driver: Driver<S>,
+}
+
+impl<S> WebSocket<S> {
+    pub(crate) fn new(io: S, conn: Connection) -> Self {
+        WebSocket {
+            driver: Driver::new(io, conn),
+        }
+    }
+
+    pub(crate) fn into_driver(self) -> Driver<S> {
+        self.driver
+    }
+
+    pub(crate) fn from_driver(driver: Driver<S>) -> Self {
+        WebSocket { driver }
+    }
+
+    /// The subprotocol agreed in the opening handshake, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.driver.conn().protocol()
+    }
+
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        self.driver.conn().role()
+    }
+
+    /// Open, closing or closed.
+    pub fn state(&self) -> State {
+        self.driver.conn().state()
+    }
+
+    /// The connection's limits and timeouts.
+    pub fn config(&self) -> &Config {
+        self.driver.conn().config()
+    }
+
+    /// Bytes queued but not yet written; at most `Config::max_outgoing_buffer`
+    /// (or one message, if a single message is larger than that).
+    pub fn buffered_outgoing(&self) -> usize {
+        self.driver.conn().buffered_outgoing()
+    }
+
+    /// The protocol state machine, to read its state.
+    pub fn connection(&self) -> &Connection {
+        self.driver.conn()
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &S {
+        self.driver.io()
+    }
+
+    /// The transport, to change its settings. Reading or writing it directly
+    /// corrupts the WebSocket stream.
+    pub fn get_mut(&mut self) -> &mut S {
+        self.driver.io_mut()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// The next event during a handshake.
+    pub(crate) async fn next_event(&mut self) -> Option<Result<Event, Error>> {
+        poll_fn(|cx| self.driver.poll_event(Side::Read, cx)).await
+    }
+
+    /// Server: see [`Driver::decide`].
+    pub(crate) fn decide(
+        &mut self,
+        decision: Result<rusty_socket_proto::Accept, rusty_socket_proto::Reject>,
+    ) -> Result<(), rusty_socket_proto::AcceptError> {
+        self.driver.decide(decision)
+    }
+
+    /// Receives the next message: `Ok(None)` once the closing handshake has
+    /// completed, an error if the connection failed. Pings, pongs and the
+    /// peer's close frame are returned too (pings are answered already).
+    /// Cancel-safe.
+    pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
+        self.next().await.transpose()
+    }
+
+    /// Receives the next message, like [`StreamExt::next`](futures_util::StreamExt::next):
+    /// `None` once the closing handshake has completed, else a message or
+    /// the error that ended the connection (then `None`). Cancel-safe.
+    pub async fn next(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| self.driver.poll_message(Side::Read, cx)).await
+    }
+
+    /// Receives the next message or, with `Config::streaming`, the next
+    /// fragment of a message as it arrives. Cancel-safe.
+    pub async fn next_incoming(&mut self) -> Option<Result<Incoming, Error>> {
+        poll_fn(|cx| self.poll_next_incoming(cx)).await
+    }
+
+    /// Polls for the next message or fragment (see [`next_incoming`](Self::next_incoming)).
+    pub fn poll_next_incoming(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Incoming, Error>>> {
+        self.driver.poll_incoming(Side::Read, cx)
+    }
+
+    /// Sends a message and flushes it: waits for room in the outgoing buffer,
+    /// queues the message, writes out everything queued.
+    ///
+    /// To send many messages in one write, use the `Sink`:
+    /// [`feed`](futures_util::SinkExt::feed) each, then
+    /// [`flush`](Self::flush) once.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.send_outbound(Outbound::Message(message)).await
+    }
+
+    /// Sends one fragment of a message and flushes it: the first fragment's
+    /// `kind` gives the message's type, `fin` ends it. No other message may
+    /// be sent until the last fragment (control frames may). Text fragments
+    /// may split a character; the whole must be valid UTF-8.
+    pub async fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: impl Into<Bytes>,
+        fin: bool,
+    ) -> Result<(), Error> {
+        let data = data.into();
+        self.send_outbound(Outbound::Fragment { kind, data, fin })
+            .await
+    }
+
+    /// Sends a message prepared once for many connections (a server's
+    /// broadcast: the same bytes are queued on each) and flushes it.
+    pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        self.send_outbound(Outbound::Prepared(message.clone()))
+            .await
+    }
+
+    async fn send_outbound(&mut self, item: Outbound) -> Result<(), Error> {
+        poll_fn(|cx| self.driver.poll_ready(Side::Write, cx)).await?;
+        self.driver.start_send(item)?;
+        self.flush().await
+    }
+
+    /// Writes out everything queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.driver.poll_flush(Side::Write, cx)).await
+    }
+
+    /// Closes the connection: sends a close frame with `code` and `reason`
+    /// (at most 123 bytes), then keeps receiving, and discarding, until the
+    /// peer's close arrives and the transport ends. `Ok` once the closing
+    /// handshake has completed; an error if it timed out
+    /// (`Config::close_timeout`) or failed.
+    ///
+    /// If the peer closed first, this completes that closing handshake.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        let frame = Some(CloseFrame::new(code, reason));
+        poll_fn(|cx| self.driver.poll_close(Side::Write, cx, &frame)).await?;
+        loop {
+            match self.next_incoming().await {
+                None => return Ok(()),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Splits the connection into a receiving and a sending half, which can
+    /// move to different tasks. Both drive the same connection behind a
+    /// lock; [`ReadHalf::reunite`] puts them back together.
+    pub fn split(self) -> (ReadHalf<S>, WriteHalf<S>) {
+        crate::split::split(self)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
+    type Item = Result<Message, Error>;
+
+    /// See [`WebSocket::next`]. Cancel-safe.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().driver.poll_message(Side::Read, cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
+    type Error = Error;
+
+    /// Ready when proto's outgoing buffer has room; writes while it waits.
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().driver.poll_ready(Side::Write, cx)
+    }
+
+    /// Queues the message; nothing is written until a flush (or a receive).
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
+        self.get_mut().driver.start_send(Outbound::Message(message))
+    }
+
+    /// Writes out everything queued, with vectored writes.
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().driver.poll_flush(Side::Write, cx)
+    }
+
+    /// Sends a close frame (1000) if the connection is open and flushes it.
+    /// The closing handshake completes as the stream is received to its
+    /// end; [`WebSocket::close`] does both.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let frame = Some(CloseFrame::new(CloseCode::NORMAL, ""));
+        self.get_mut().driver.poll_close(Side::Write, cx, &frame)
+    }
+}
