@@ -251,6 +251,9 @@ impl<S: Transport> WebSocket<S> {
                     }
                     return Err(error);
                 }
+                // Decoding may have queued output (a pong, a failure's
+                // close frame): write it before waiting for the peer.
+                Polled::Empty if self.core.conn.wants_write() => {}
                 Polled::Empty => self.read_once()?,
             }
         }

@@ -280,22 +280,36 @@ impl<S: Transport> ReadHalf<S> {
     /// [`WebSocket::recv_fragment`] does.
     pub fn recv_fragment(&mut self) -> Result<Incoming, Error> {
         loop {
-            // Write what the connection owes the peer (a pong, the echo of a
-            // close), unless another thread is writing: then it does.
-            if self.shared.owes_writer(&self.shared.core()) {
-                if let Err(e) = self.shared.flush(false) {
-                    if is_timeout(&e) {
-                        return Err(Error::Io(e));
-                    }
-                    // Otherwise the connection has ended; reported below.
-                }
-            }
+            self.write_owed()?;
             match self.shared.with_core(Core::poll) {
                 Polled::Item(item) => return Ok(item),
                 Polled::End { error, .. } => return Err(error),
-                Polled::Empty => self.wait()?,
+                Polled::Empty => {}
+            }
+            // Decoding may have queued output (a pong, a failure's close
+            // frame): write it before waiting, and look again if that helped.
+            if self.shared.owes_writer(&self.shared.core()) {
+                self.write_owed()?;
+                if !self.shared.owes_writer(&self.shared.core()) {
+                    continue;
+                }
+            }
+            self.wait()?;
+        }
+    }
+
+    /// Writes what the connection owes the peer (a pong, the echo of a
+    /// close), unless another thread is writing: then it does.
+    fn write_owed(&self) -> Result<(), Error> {
+        if self.shared.owes_writer(&self.shared.core()) {
+            if let Err(e) = self.shared.flush(false) {
+                if is_timeout(&e) {
+                    return Err(Error::Io(e));
+                }
+                // Otherwise the connection has ended; reported by `poll`.
             }
         }
+        Ok(())
     }
 
     /// Waits for the peer once.

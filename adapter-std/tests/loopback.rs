@@ -797,3 +797,62 @@ fn works_over_a_unix_stream_pair_and_any_read_write() {
         round_trip(NoTimeouts(a), NoTimeouts(b));
     });
 }
+
+/// A valid message and a violation in the same read (Autobahn 3.2): the
+/// server answers the message, then its close 1002 goes out at once, not
+/// after the close timeout. `split` says whether the server uses halves.
+fn answer_then_fail(split: bool) {
+    within(LIMIT, move || {
+        let (_, addr, server) = serve(move |stream| {
+            let ws = accept(stream).unwrap();
+            if split {
+                let (mut reader, mut writer) = ws.split().unwrap();
+                let message = reader.recv().unwrap();
+                writer.send(message).unwrap();
+                reader.recv()
+            } else {
+                let mut ws = ws;
+                let message = ws.recv().unwrap();
+                ws.send(message).unwrap();
+                ws.recv()
+            }
+        });
+        let mut peer = raw_client(addr);
+        let started = std::time::Instant::now();
+        // "hi" masked with a zero key, then an unmasked frame.
+        write_raw(
+            &mut peer,
+            &[0x81, 0x82, 0, 0, 0, 0, b'h', b'i', 0x81, 0x02, b'h', b'i'],
+        );
+        let (bytes, eof) = read_until_eof(&mut peer, Duration::from_secs(5));
+        assert!(eof);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the close waited for a timeout"
+        );
+        assert_eq!(
+            &bytes[..4],
+            &[0x81, 0x02, b'h', b'i'],
+            "the answer comes first"
+        );
+        assert_eq!(
+            (bytes[4], u16::from_be_bytes([bytes[6], bytes[7]])),
+            (0x88, 1002)
+        );
+        let end = server.join().unwrap().unwrap_err();
+        assert!(
+            matches!(end, Error::Protocol(ProtocolError::UnmaskedFrame)),
+            "{end:?}"
+        );
+    });
+}
+
+#[test]
+fn a_violation_after_a_message_is_answered_after_the_message_without_delay() {
+    answer_then_fail(false);
+}
+
+#[test]
+fn a_violation_after_a_message_is_answered_without_delay_by_split_halves() {
+    answer_then_fail(true);
+}
