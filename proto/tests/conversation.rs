@@ -390,7 +390,10 @@ fn a_prepared_message_reaches_every_connection_from_one_encoding() {
             "queued by reference"
         );
         pair.pump();
-        assert_eq!(messages(&pair.client_events), std::slice::from_ref(&message));
+        assert_eq!(
+            messages(&pair.client_events),
+            std::slice::from_ref(&message)
+        );
     }
     assert_eq!(
         pairs[0].client.send_prepared(&prepared),
