@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The chat page in real headless Chromium: installs Chromium if it is
+# missing (Debian's package), then runs chat-server's browser test with
+# CHAT_BROWSER_TEST=required, so that a missing browser fails instead of
+# skipping. The test leaves a screenshot in /tmp/chat-page.png.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x /usr/bin/chromium ]; then
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo="sudo"
+    fi
+    $sudo apt-get update
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium
+fi
+
+CHAT_BROWSER_TEST=required CHROMIUM=/usr/bin/chromium \
+    cargo test -p chat-server --test browser -- --nocapture

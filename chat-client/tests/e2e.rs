@@ -1,0 +1,296 @@
+//! End to end: the real `chat-client` binary against the real `chat-server`
+//! (and a few tiny misbehaving servers), in a pseudo-terminal and on pipes,
+//! for both runtimes.
+//!
+//! Transcripts are compared line for line in the "teletype" view (see
+//! `support::teletype`: escape sequences and carriage returns dropped);
+//! what the user sees on the screen is checked with a terminal emulator
+//! where it differs (the half-typed line).
+
+#![cfg(unix)]
+
+mod support;
+
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::thread;
+
+use rusty_socket_std::{accept, Message};
+use support::{forbidden_server, free_addr, output_lines, run_piped, ChatServer, PtyClient, WAIT};
+
+/// The transcript of the issue, for client 1.
+const TRANSCRIPT: &[&str] = &[
+    "---<Command Line Chat Initialized!>---",
+    "> help",
+    "Usage:",
+    "connect: Connect to the server",
+    "__disconnect: Disconnect from the server",
+    "exit: Exit the program",
+    "help: Prints usage guide",
+    "> connect",
+    "Connected successfully.",
+    "msg> Hello from client 1",
+    "rcv=> Hello from client 1",
+    "msg> rcv=> Hello from client 2",
+    "msg> __disconnect",
+    "Disconnected successfully!",
+    "> exit",
+    "Exiting Program!",
+];
+
+/// Client 1 in a terminal, client 2 from a script, one chat server.
+fn transcript(runtime: &str) {
+    let server = ChatServer::start(runtime);
+    let url = server.url();
+    let args = ["--url", url.as_str(), "--runtime", runtime];
+    let mut client1 = PtyClient::spawn(&args);
+    client1.expect("---<Command Line Chat Initialized!>---");
+    client1.expect("> ");
+    client1.type_line("help");
+    client1.expect("help: Prints usage guide");
+    client1.expect("> ");
+    client1.type_line("connect");
+    client1.expect("Connected successfully.");
+    client1.expect("msg> ");
+    client1.type_line("Hello from client 1");
+    client1.expect("rcv=> Hello from client 1");
+    client1.expect("msg> ");
+
+    // Client 2 speaks while client 1 sits at its prompt.
+    let client2 = run_piped(&args, "connect\nHello from client 2\nexit\n");
+    assert_eq!(
+        output_lines(&client2.stdout),
+        [
+            "---<Command Line Chat Initialized!>---",
+            "Connected successfully.",
+            "rcv=> Hello from client 2",
+            "Exiting Program!",
+        ]
+    );
+    assert_eq!(output_lines(&client2.stderr), Vec::<String>::new());
+    assert!(client2.status.success());
+
+    client1.expect("rcv=> Hello from client 2");
+    client1.expect("msg> ");
+    client1.type_line("__disconnect");
+    client1.expect("Disconnected successfully!");
+    client1.expect("> ");
+    client1.type_line("exit");
+    client1.expect("Exiting Program!");
+    client1.expect_exit();
+    assert_eq!(client1.lines(), TRANSCRIPT);
+}
+
+#[test]
+fn transcript_tokio() {
+    transcript("tokio");
+}
+
+#[test]
+fn transcript_std() {
+    transcript("std");
+}
+
+/// A message printed while the user is typing leaves the typed text on the
+/// prompt line, and the line is then sent whole.
+fn half_typed_line(runtime: &str) {
+    let server = ChatServer::start(runtime);
+    let url = server.url();
+    let args = ["--url", url.as_str(), "--runtime", runtime];
+    let mut client1 = PtyClient::spawn(&args);
+    client1.expect("> ");
+    client1.type_line("connect");
+    client1.expect("msg> ");
+    client1.type_keys("half-ty");
+    client1.expect("half-ty");
+
+    let client2 = run_piped(&args, "connect\nHello from client 2\nexit\n");
+    assert!(client2.status.success());
+    client1.expect("rcv=> Hello from client 2");
+    client1.expect("msg> half-ty");
+    assert_eq!(
+        client1.screen(),
+        [
+            "---<Command Line Chat Initialized!>---",
+            "> connect",
+            "Connected successfully.",
+            "rcv=> Hello from client 2",
+            "msg> half-ty",
+        ]
+    );
+    client1.type_line("ped");
+    client1.expect("rcv=> half-typed");
+    client1.expect("msg> ");
+    client1.type_line("exit");
+    client1.expect("Exiting Program!");
+    client1.expect_exit();
+    assert_eq!(
+        client1.screen()[3..],
+        [
+            "rcv=> Hello from client 2",
+            "msg> half-typed",
+            "rcv=> half-typed",
+            "msg> exit",
+            "Exiting Program!",
+        ]
+    );
+}
+
+#[test]
+fn a_message_does_not_destroy_the_half_typed_line_tokio() {
+    half_typed_line("tokio");
+}
+
+#[test]
+fn a_message_does_not_destroy_the_half_typed_line_std() {
+    half_typed_line("std");
+}
+
+/// Every error is one line, and the `> ` prompt comes back: an unknown
+/// command, an unreachable server, a refused handshake, and the server
+/// going away (reported at once, without the user pressing a key).
+fn error_lines(runtime: &str) {
+    let unreachable = format!("ws://{}", free_addr());
+    let forbidden = format!("ws://{}", forbidden_server());
+    let mut server = ChatServer::start(runtime);
+    let url = server.url();
+    let mut client = PtyClient::spawn(&["--url", url.as_str(), "--runtime", runtime]);
+    client.expect("> ");
+    client.type_line("bogus");
+    client.expect("(type help for the commands)");
+    client.expect("> ");
+    client.type_line(&format!("connect {unreachable}"));
+    client.expect("(os error 111)");
+    client.expect("> ");
+    client.type_line(&format!("connect {forbidden}"));
+    client.expect("403 Forbidden");
+    client.expect("> ");
+    client.type_line("connect");
+    client.expect("msg> ");
+    server.terminate();
+    client.expect("(server shutting down)");
+    client.expect("> ");
+    client.type_line("exit");
+    client.expect("Exiting Program!");
+    client.expect_exit();
+    assert_eq!(
+        client.lines(),
+        [
+            "---<Command Line Chat Initialized!>---".to_owned(),
+            "> bogus".to_owned(),
+            "Error: unknown command \"bogus\" (type help for the commands)".to_owned(),
+            format!("> connect {unreachable}"),
+            format!(
+                "Error: cannot reach the server at {unreachable}: \
+                 Connection refused (os error 111)"
+            ),
+            format!("> connect {forbidden}"),
+            format!(
+                "Error: the server at {forbidden} refused the WebSocket handshake \
+                 with HTTP status 403 Forbidden"
+            ),
+            "> connect".to_owned(),
+            "Connected successfully.".to_owned(),
+            "msg> ".to_owned(),
+            "Error: the server closed the connection with code 1001 (server shutting down)"
+                .to_owned(),
+            "> exit".to_owned(),
+            "Exiting Program!".to_owned(),
+        ]
+    );
+}
+
+#[test]
+fn error_lines_tokio() {
+    error_lines("tokio");
+}
+
+#[test]
+fn error_lines_std() {
+    error_lines("std");
+}
+
+/// A server that echoes text and reports the close code it received.
+fn recording_server() -> (String, mpsc::Receiver<Option<u16>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("ws://{}", listener.local_addr().expect("address"));
+    let (report, close_codes) = mpsc::channel();
+    thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        stream.set_read_timeout(Some(WAIT)).expect("timeout");
+        let mut ws = accept(stream).expect("handshake");
+        loop {
+            match ws.recv() {
+                Ok(message @ Message::Text(_)) => ws.send(message).expect("echo"),
+                Ok(Message::Close(frame)) => {
+                    let _ = report.send(frame.map(|frame| frame.code.0));
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    (url, close_codes)
+}
+
+/// In a script, the client prints the echo of each line, and `exit` (or
+/// the end of its input) completes the closing handshake with 1000 before
+/// it exits.
+fn script(runtime: &str, input: &str) {
+    let (url, close_codes) = recording_server();
+    let output = run_piped(&["--url", url.as_str(), "--runtime", runtime], input);
+    assert_eq!(
+        output_lines(&output.stdout),
+        [
+            "---<Command Line Chat Initialized!>---",
+            "Connected successfully.",
+            "rcv=> hi",
+            "Exiting Program!",
+        ]
+    );
+    assert_eq!(output_lines(&output.stderr), Vec::<String>::new());
+    assert!(output.status.success());
+    assert_eq!(close_codes.recv_timeout(WAIT), Ok(Some(1000)));
+}
+
+#[test]
+fn script_exit_closes_with_1000_tokio() {
+    script("tokio", "connect\nhi\nexit\n");
+}
+
+#[test]
+fn script_end_of_input_closes_with_1000_std() {
+    script("std", "connect\nhi\n");
+}
+
+/// In a script, errors go to stderr, one line each, and the script goes on.
+#[test]
+fn script_errors_go_to_stderr() {
+    let unreachable = format!("ws://{}", free_addr());
+    let output = run_piped(
+        &["--url", unreachable.as_str(), "--runtime", "std"],
+        "frobnicate\nconnect\nconnect http://example.com\n__disconnect\nhelp\n",
+    );
+    assert_eq!(
+        output_lines(&output.stderr),
+        [
+            "Error: unknown command \"frobnicate\" (type help for the commands)".to_owned(),
+            format!(
+                "Error: cannot reach the server at {unreachable}: \
+                 Connection refused (os error 111)"
+            ),
+            "Error: cannot connect to \"http://example.com\": \
+             unsupported URL scheme \"http\", expected ws or wss"
+                .to_owned(),
+            "Error: not connected (type connect first)".to_owned(),
+        ]
+    );
+    let stdout = output_lines(&output.stdout);
+    assert_eq!(
+        stdout.first().map(String::as_str),
+        Some("---<Command Line Chat Initialized!>---")
+    );
+    assert_eq!(stdout.get(1).map(String::as_str), Some("Usage:"));
+    assert_eq!(stdout.last().map(String::as_str), Some("Exiting Program!"));
+    assert!(output.status.success());
+}

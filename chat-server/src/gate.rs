@@ -1,0 +1,85 @@
+//! The decision on each request, shared by both runtimes: the adapters'
+//! `accept_with` callback.
+//!
+//! Plain HTTP gets the page, the stats or a 404. A WebSocket upgrade must
+//! be for `/`, come from an accepted origin, and find a free place among
+//! `--max-connections`, while the server is not shutting down.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rusty_socket_proto::http::header::RETRY_AFTER;
+use rusty_socket_proto::http::{HeaderValue, StatusCode};
+use rusty_socket_proto::{Accept, Reject, Request};
+use tracing::{debug, info, warn};
+
+use crate::hub::{Hub, Slot};
+use crate::origin::OriginPolicy;
+use crate::page::{self, Served};
+
+/// What the callback decided: the answer for the adapter, and for an
+/// accepted upgrade the place it holds.
+pub struct Decision {
+    pub answer: Result<Accept, Reject>,
+    pub slot: Option<Slot>,
+}
+
+/// Decides on one request from `peer`, and logs every refusal.
+pub fn decide(
+    request: &Request,
+    peer: SocketAddr,
+    hub: &Arc<Hub>,
+    origins: &OriginPolicy,
+) -> Decision {
+    let refuse = |status: StatusCode, body: &'static str| Decision {
+        answer: Err(Reject::with_body(status, body)),
+        slot: None,
+    };
+    if !request.is_websocket() {
+        let (response, served) = page::answer(request, || hub.stats());
+        match served {
+            Served::Page | Served::Stats => debug!(%peer, path = request.path(), "served"),
+            Served::NotFound => {
+                info!(%peer, path = request.path(), "refused: no such page (404)")
+            }
+        }
+        return Decision {
+            answer: Err(response),
+            slot: None,
+        };
+    }
+    if request.path() != "/" {
+        info!(%peer, path = request.path(), "refused: WebSocket on an unknown path (404)");
+        return refuse(StatusCode::NOT_FOUND, "The chat's WebSocket is at /.\n");
+    }
+    if let Err(why) = origins.check(request.origin(), request.header("host")) {
+        warn!(%peer, "refused: {why} (403)");
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "This page's origin may not use this chat server (see --allow-origin).\n",
+        );
+    }
+    if hub.is_closing() {
+        info!(%peer, "refused: shutting down (503)");
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server is shutting down.\n",
+        );
+    }
+    let Some(slot) = hub.reserve() else {
+        warn!(%peer, "refused: --max-connections reached (503)");
+        let busy = Reject::with_body(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many clients connected; try again later.\n",
+        )
+        .header(RETRY_AFTER, HeaderValue::from_static("5"));
+        return Decision {
+            answer: Err(busy),
+            slot: None,
+        };
+    };
+    Decision {
+        answer: Ok(Accept::default()),
+        slot: Some(slot),
+    }
+}

@@ -1,0 +1,142 @@
+//! `chat-server`: a broadcast chat over rusty_socket.
+//!
+//! Every text message a client sends goes to every connected client, the
+//! sender included, verbatim; `GET /` serves a chat page for browsers.
+//! The same server runs on either adapter (`--runtime tokio|std`); see
+//! `--help` for the flags.
+//!
+//! Modules: [`cli`] (flags, settings), [`gate`] (the decision on each
+//! request) with [`origin`] (which pages may connect) and [`page`] (plain
+//! HTTP answers), [`hub`] (clients and the fan-out), [`server_tokio`] and
+//! [`server_std`] (the two runtimes), [`shutdown`] (signals, waiting for
+//! the closing handshakes) and [`report`] (connect/disconnect log lines).
+
+#![forbid(unsafe_code)]
+
+mod cli;
+mod gate;
+mod hub;
+mod origin;
+mod page;
+mod report;
+mod server_std;
+mod server_tokio;
+mod shutdown;
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser};
+use rusty_socket_proto::Config;
+use tracing::{error, info, warn};
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Args, Runtime, Settings};
+use crate::hub::Hub;
+use crate::origin::OriginPolicy;
+
+/// What every connection of either runtime needs.
+#[derive(Debug)]
+pub struct Context {
+    pub hub: Arc<Hub>,
+    pub config: Config,
+    pub origins: OriginPolicy,
+    /// How long a closing handshake the server starts may take.
+    pub close_timeout: Duration,
+}
+
+impl Context {
+    fn new(settings: Settings) -> Context {
+        Context {
+            hub: Hub::new(settings.max_queued_bytes, settings.max_connections),
+            close_timeout: settings.close_timeout(),
+            config: settings.config,
+            origins: settings.origins,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging();
+    let settings = match Settings::from_args(args) {
+        Ok(settings) => settings,
+        // Reported like clap's own usage errors (exit code 2).
+        Err(e) => Args::command()
+            .error(clap::error::ErrorKind::ValueValidation, e)
+            .exit(),
+    };
+    raise_open_file_limit(settings.max_connections);
+    let result = match settings.runtime {
+        Runtime::Tokio => server_tokio::run(settings),
+        Runtime::Std => server_std::run(settings),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// Every client is a file descriptor, and the usual soft limit (1024) is
+/// far below `--max-connections`: raise it to the hard limit, which needs
+/// no privilege.
+fn raise_open_file_limit(max_connections: usize) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => {
+            // A few descriptors for the listener, logs, the runtime.
+            let wanted = max_connections as u64 + 64;
+            if limit < wanted {
+                warn!(
+                    limit,
+                    "the open-file limit is below --max-connections: connections past it \
+                     will fail to be accepted (raise the hard limit, `ulimit -Hn`)"
+                );
+            } else {
+                tracing::debug!(limit, "open-file limit");
+            }
+        }
+        Err(e) => warn!("cannot raise the open-file limit: {e}"),
+    }
+}
+
+/// The first log line; tests read the address from it.
+fn announce(local: SocketAddr, settings: &Settings) {
+    let runtime = match settings.runtime {
+        Runtime::Tokio => "tokio",
+        Runtime::Std => "std",
+    };
+    info!("listening on {local} ({runtime} runtime): open http://{local}/ in a browser");
+}
+
+/// The last log line of a shutdown: whether every client completed its
+/// closing handshake, or the deadline or a second signal cut it short.
+fn report_shutdown(left: usize, second_signal: Option<shutdown::Signal>, timeout: Duration) {
+    match second_signal {
+        _ if left == 0 => info!("every connection closed; bye"),
+        Some(signal) => warn!(
+            %signal,
+            connections = left,
+            "second signal: exiting without waiting for the rest"
+        ),
+        None => warn!(
+            connections = left,
+            "shutdown deadline ({timeout:?}) passed; dropping the rest"
+        ),
+    }
+}

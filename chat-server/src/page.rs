@@ -1,0 +1,108 @@
+//! Answers to plain HTTP requests: the chat page, the stats, and 404.
+//!
+//! Proto reports a plain `GET` as a request that is not a WebSocket
+//! upgrade; the answer goes back through a [`Reject`], a complete HTTP
+//! response after which the connection ends (`Connection: close`). That is
+//! all the HTTP this server speaks, which is all the page needs.
+
+use rusty_socket_proto::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use rusty_socket_proto::http::{HeaderValue, StatusCode};
+use rusty_socket_proto::{Reject, Request};
+
+use crate::hub::Stats;
+
+/// The chat page: one self-contained file (inline style and script, no
+/// external resources), so it works offline and from any address the
+/// server is reached at. It connects back to the host that served it.
+pub const PAGE: &str = include_str!("page.html");
+
+/// What a plain HTTP request was answered with, for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    Page,
+    Stats,
+    NotFound,
+}
+
+/// The response to a plain HTTP `GET`: `/` is the page, `/stats` the
+/// numbers as JSON, anything else 404.
+pub fn answer(request: &Request, stats: impl FnOnce() -> Stats) -> (Reject, Served) {
+    let no_store = HeaderValue::from_static("no-store");
+    match request.path() {
+        "/" => {
+            let page = Reject::with_body(StatusCode::OK, PAGE)
+                .header(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                )
+                .header(CACHE_CONTROL, no_store);
+            (page, Served::Page)
+        }
+        "/stats" => {
+            let json = Reject::with_body(StatusCode::OK, stats_json(&stats()))
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .header(CACHE_CONTROL, no_store);
+            (json, Served::Stats)
+        }
+        _ => {
+            let missing = Reject::with_body(
+                StatusCode::NOT_FOUND,
+                "Not found. The chat page is at /, its WebSocket at / too.\n",
+            )
+            .header(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            (missing, Served::NotFound)
+        }
+    }
+}
+
+/// `{"clients":N,"queued_bytes":M,...}`: numbers only, so no JSON library.
+fn stats_json(stats: &Stats) -> String {
+    format!(
+        "{{\"clients\":{},\"queued_bytes\":{},\"max_client_queued_bytes\":{},\
+         \"queue_limit\":{},\"dropped_slow\":{}}}\n",
+        stats.clients,
+        stats.queued_bytes,
+        stats.max_client_queued_bytes,
+        stats.queue_limit,
+        stats.dropped_slow
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_is_self_contained() {
+        for external in [
+            "src=",
+            "href=\"http",
+            "http://",
+            "https://",
+            "@import",
+            "url(",
+        ] {
+            assert!(!PAGE.contains(external), "the page references {external}");
+        }
+        assert!(PAGE.contains("location.host"));
+    }
+
+    #[test]
+    fn stats_are_json() {
+        let stats = Stats {
+            clients: 3,
+            queued_bytes: 42,
+            max_client_queued_bytes: 7,
+            queue_limit: 1024,
+            dropped_slow: 1,
+        };
+        assert_eq!(
+            stats_json(&stats),
+            "{\"clients\":3,\"queued_bytes\":42,\"max_client_queued_bytes\":7,\
+             \"queue_limit\":1024,\"dropped_slow\":1}\n"
+        );
+    }
+}

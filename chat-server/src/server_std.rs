@@ -1,0 +1,280 @@
+//! The std runtime: blocking sockets, a reader and a writer thread per
+//! connection over the split halves of rusty-socket-std's WebSocket.
+//!
+//! - The reader thread (the connection's own) receives, broadcasts text
+//!   through the hub, refuses binary with 1003, and completes the closing
+//!   handshake; it also drives proto's timers (keepalive, idle, close).
+//! - The writer thread takes prepared broadcasts off the client's queue
+//!   (`blocking_recv`) and sends each with `send_prepared`.
+//!
+//! A blocking write to a client that does not read would never look at
+//! the mailbox, so the socket gets a short write timeout
+//! ([`WRITE_POLL`]): a timed-out write keeps its bytes queued in proto and
+//! the writer checks its mailbox before writing on. When the hub (1008) or
+//! the shutdown (1001) stops it, the writer sends the close frame, giving
+//! the client `close_timeout` to take it before the socket is shut down.
+
+use std::io;
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rusty_socket_proto::{CloseCode, Message};
+use rusty_socket_std::{accept_with, Error, ReadHalf, WriteHalf};
+use tracing::{debug, info, warn};
+
+use crate::cli::Settings;
+use crate::hub::{Hub, Mailbox, Membership, Queue, Stop};
+use crate::report::{self, Ended};
+use crate::shutdown::{Signals, Tracker};
+use crate::{gate, Context};
+
+/// How often a writer blocked on a client that does not read looks at its
+/// mailbox.
+const WRITE_POLL: Duration = Duration::from_millis(100);
+
+/// Stack of the connection threads: they keep little on it, and 2 MiB
+/// each (the default) adds up at thousands of clients.
+const STACK_SIZE: usize = 256 << 10;
+
+/// How long to wait before accepting again after `accept` failed.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Runs the server until SIGINT or SIGTERM, then shuts it down.
+pub fn run(settings: Settings) -> Result<(), String> {
+    // Only for the signals; see the shutdown module.
+    let signal_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(|e| format!("cannot start the signal handler: {e}"))?;
+    let mut signals = signal_runtime
+        .block_on(async { Signals::install() })
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let listener = TcpListener::bind(settings.addr)
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.addr))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    crate::announce(local, &settings);
+    let shutdown_timeout = settings.shutdown_timeout;
+    let context = Arc::new(Context::new(settings));
+    let tracker = Tracker::new();
+    {
+        let context = Arc::clone(&context);
+        let tracker = tracker.clone();
+        thread::Builder::new()
+            .name("chat-accept".into())
+            .spawn(move || accept_loop(&listener, &context, &tracker))
+            .map_err(|e| format!("cannot start the accept thread: {e}"))?;
+    }
+    let signal = signal_runtime.block_on(signals.recv());
+    let told = context.hub.shutdown();
+    info!(%signal, clients = told, "shutting down: closing every client with 1001");
+    let waiter = tracker.clone();
+    let (left, again) = signal_runtime.block_on(async {
+        let waiting = tokio::task::spawn_blocking(move || waiter.wait_blocking(shutdown_timeout));
+        tokio::select! {
+            left = waiting => (left.unwrap_or_else(|_| tracker.live()), None),
+            again = signals.recv() => (tracker.live(), Some(again)),
+        }
+    });
+    crate::report_shutdown(left, again, shutdown_timeout);
+    // Not waiting for the waiter thread (after a second signal) nor for
+    // the accept thread, still blocked in `accept`: exiting ends them.
+    signal_runtime.shutdown_background();
+    Ok(())
+}
+
+fn accept_loop(listener: &TcpListener, context: &Arc<Context>, tracker: &Tracker) {
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                warn!("accept failed: {e}");
+                thread::sleep(ACCEPT_BACKOFF);
+                continue;
+            }
+        };
+        let context = Arc::clone(context);
+        let tracker = tracker.clone();
+        let spawned = thread::Builder::new()
+            .name("chat-conn".into())
+            .stack_size(STACK_SIZE)
+            .spawn(move || connection(stream, &context, &tracker));
+        if let Err(e) = spawned {
+            warn!("refused: cannot start a thread for a connection: {e}");
+        }
+    }
+}
+
+/// One connection, from its first byte to its end, on its own thread.
+fn connection(stream: TcpStream, context: &Context, tracker: &Tracker) {
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
+    if let Err(e) = stream.set_nodelay(true) {
+        debug!(%peer, "cannot set TCP_NODELAY: {e}");
+    }
+    let mut slot = None;
+    let accepted = accept_with(stream, context.config.clone(), |request| {
+        let decision = gate::decide(request, peer, &context.hub, &context.origins);
+        slot = decision.slot;
+        decision.answer
+    });
+    let mut ws = match accepted {
+        Ok(ws) => ws,
+        // Answered with a page or a refusal, and logged, by the gate.
+        Err(Error::Rejected(_)) => return,
+        // A probe or a port scan: connected and left without a request.
+        Err(e @ (Error::Io(_) | Error::Closed(_))) => {
+            debug!(%peer, "handshake failed: {e}");
+            return;
+        }
+        Err(e) => {
+            info!(%peer, "handshake failed: {e}");
+            return;
+        }
+    };
+    // Accepted, so the gate gave a slot; held until the connection ends.
+    let Some(slot) = slot else { return };
+    // From here on, a shutdown waits for this connection's closing handshake.
+    let _live = tracker.enter();
+    let (membership, queue) = match context.hub.join(peer) {
+        Ok(joined) => joined,
+        Err(_closing) => {
+            let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down");
+            return;
+        }
+    };
+    let closer = match prepare(&ws) {
+        Ok(closer) => closer,
+        Err(e) => {
+            warn!(%peer, "cannot set up the connection: {e}");
+            return;
+        }
+    };
+    let (mut read, write) = match ws.split() {
+        Ok(halves) => halves,
+        Err(e) => {
+            warn!(%peer, "cannot split the connection: {e}");
+            return;
+        }
+    };
+    report::connected(peer, context.hub.clients());
+    let mailbox = Arc::clone(membership.mailbox());
+    let close_timeout = context.close_timeout;
+    let writer = thread::Builder::new()
+        .name("chat-writer".into())
+        .stack_size(STACK_SIZE)
+        .spawn(move || write_loop(write, queue, &mailbox, &closer, close_timeout));
+    let writer = match writer {
+        Ok(writer) => writer,
+        Err(e) => {
+            // Dropping the halves ends the connection.
+            warn!(%peer, "cannot start the writer thread: {e}");
+            return;
+        }
+    };
+    let ended = read_loop(&mut read, &membership, &context.hub);
+    // Free the place before the client count drops, so that a client who
+    // sees the count drop finds the place free.
+    drop(slot);
+    // Stops the writer: it wakes up from the queue or from its write timeout.
+    membership.leave();
+    let _ = writer.join();
+    report::disconnected(peer, &ended, membership.mailbox(), context.hub.clients());
+}
+
+/// Bounds the writes (see [`WRITE_POLL`]) and keeps a handle to shut the
+/// socket down if the closing handshake cannot be written.
+fn prepare(ws: &rusty_socket_std::WebSocket<TcpStream>) -> io::Result<TcpStream> {
+    ws.get_ref().set_write_timeout(Some(WRITE_POLL))?;
+    ws.get_ref().try_clone()
+}
+
+fn read_loop(read: &mut ReadHalf<TcpStream>, membership: &Membership, hub: &Hub) -> Ended {
+    let mut peer_close = None;
+    loop {
+        match read.recv() {
+            Ok(Message::Text(text)) => {
+                // A client being closed has had its last word.
+                if membership.mailbox().stop_reason().is_none() {
+                    hub.broadcast(text);
+                }
+            }
+            Ok(Message::Binary(data)) => {
+                info!(
+                    bytes = data.len(),
+                    "refused: binary message, closing with 1003"
+                );
+                membership.close(
+                    CloseCode::UNSUPPORTED_DATA,
+                    "binary messages are not supported: send text",
+                );
+            }
+            Ok(Message::Close(frame)) => peer_close = frame,
+            // Pings are answered by the connection itself.
+            Ok(Message::Ping(_) | Message::Pong(_)) => {}
+            // Writing a pong timed out (see WRITE_POLL); it stays queued.
+            Err(e) if e.is_timeout() => {}
+            Err(e) if e.is_normal_close() => return Ended::closed(peer_close.as_ref()),
+            Err(Error::Protocol(e)) => {
+                return Ended {
+                    code: e.close_code(),
+                    reason: format!("protocol error: {e}"),
+                }
+            }
+            Err(Error::Closed(reason)) => return Ended::from_reason(&reason),
+            Err(e) => return Ended::abnormal(e),
+        }
+    }
+}
+
+fn write_loop(
+    mut write: WriteHalf<TcpStream>,
+    mut queue: Queue,
+    mailbox: &Mailbox,
+    closer: &TcpStream,
+    close_timeout: Duration,
+) {
+    'queue: while mailbox.stop_reason().is_none() {
+        let Some(prepared) = queue.blocking_recv() else {
+            // The hub let go of this client; it said why in the mailbox.
+            break;
+        };
+        if mailbox.stop_reason().is_some() {
+            break;
+        }
+        let len = prepared.frame().len();
+        let mut sent = write.send_prepared(&prepared);
+        while matches!(&sent, Err(e) if e.is_timeout()) {
+            if mailbox.stop_reason().is_some() {
+                break 'queue;
+            }
+            sent = write.flush();
+        }
+        mailbox.written(len);
+        if sent.is_err() {
+            // The connection has ended; the reader reports how.
+            return;
+        }
+    }
+    let Some(Stop::Close(frame)) = mailbox.stop_reason() else {
+        return;
+    };
+    // `close` queues the frame, writes it and waits for the end of the
+    // closing handshake; a timed-out write returns early and is retried.
+    let deadline = Instant::now() + close_timeout;
+    loop {
+        match write.close(frame.code, &frame.reason) {
+            Err(e) if e.is_timeout() && Instant::now() < deadline => continue,
+            Err(e) if e.is_timeout() => {
+                // The client does not read: end it (this wakes the reader).
+                let _ = closer.shutdown(Shutdown::Both);
+                return;
+            }
+            _ => return,
+        }
+    }
+}

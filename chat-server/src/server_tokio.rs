@@ -1,0 +1,248 @@
+//! The Tokio runtime: one task per connection, on a multi-threaded runtime.
+//!
+//! A connection's task runs two loops over the split halves of its
+//! WebSocket, side by side (`select!`, not two tasks):
+//!
+//! - the reader receives, broadcasts text through the hub, refuses binary
+//!   with 1003, and completes the closing handshake;
+//! - the writer takes prepared broadcasts off the client's queue and sends
+//!   each with `send_prepared` (the shared bytes, queued by reference), and
+//!   when the hub or the reader stops it, sends the close frame.
+//!
+//! A writer stuck on a client that does not read is cut off by its mailbox
+//! (the hub's 1008, or the shutdown's 1001) in the middle of a send, and
+//! its close gets `close_timeout` to go out before the connection is dropped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusty_socket_proto::{CloseCode, Message};
+use rusty_socket_tokio::{accept_with, CloseReason, Error, ReadHalf, WriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{debug, info, warn};
+
+use crate::cli::Settings;
+use crate::hub::{Hub, Mailbox, Membership, Queue, Stop};
+use crate::report::{self, Ended};
+use crate::shutdown::{Signals, Tracker};
+use crate::{gate, Context};
+
+/// How long to wait before accepting again after `accept` failed (out of
+/// file descriptors, typically): the failure would repeat at once.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Runs the server until SIGINT or SIGTERM, then shuts it down.
+pub fn run(settings: Settings) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("chat-worker")
+        .build()
+        .map_err(|e| format!("cannot start the Tokio runtime: {e}"))?;
+    let result = runtime.block_on(serve(settings));
+    // Connections that outlived the shutdown deadline are dropped here.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    result
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    let mut signals =
+        Signals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let listener = TcpListener::bind(settings.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.addr))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    crate::announce(local, &settings);
+    let shutdown_timeout = settings.shutdown_timeout;
+    let context = Arc::new(Context::new(settings));
+    let tracker = Tracker::new();
+    let signal = loop {
+        tokio::select! {
+            signal = signals.recv() => break signal,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let context = Arc::clone(&context);
+                    tokio::spawn(connection(stream, peer, context, tracker.clone()));
+                }
+                Err(e) => {
+                    warn!("accept failed: {e}");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+        }
+    };
+    drop(listener);
+    let told = context.hub.shutdown();
+    info!(%signal, clients = told, "shutting down: closing every client with 1001");
+    let (left, again) = tokio::select! {
+        left = tracker.wait(shutdown_timeout) => (left, None),
+        again = signals.recv() => (tracker.live(), Some(again)),
+    };
+    crate::report_shutdown(left, again, shutdown_timeout);
+    Ok(())
+}
+
+/// One connection, from its first byte to its end.
+async fn connection(stream: TcpStream, peer: SocketAddr, context: Arc<Context>, tracker: Tracker) {
+    if let Err(e) = stream.set_nodelay(true) {
+        debug!(%peer, "cannot set TCP_NODELAY: {e}");
+    }
+    let mut slot = None;
+    let accepted = accept_with(stream, context.config.clone(), |request| {
+        let decision = gate::decide(request, peer, &context.hub, &context.origins);
+        slot = decision.slot;
+        decision.answer
+    })
+    .await;
+    let mut ws = match accepted {
+        Ok(ws) => ws,
+        // Answered with a page or a refusal, and logged, by the gate.
+        Err(Error::Closed(CloseReason::Rejected(_))) => return,
+        Err(e) => {
+            handshake_failed(peer, &e);
+            return;
+        }
+    };
+    // Accepted, so the gate gave a slot; held until the connection ends.
+    let Some(slot) = slot else { return };
+    // From here on, a shutdown waits for this connection's closing handshake.
+    let _live = tracker.enter();
+    let (membership, queue) = match context.hub.join(peer) {
+        Ok(joined) => joined,
+        Err(_closing) => {
+            let closing = ws.close(CloseCode::GOING_AWAY, "server shutting down");
+            let _ = tokio::time::timeout(context.close_timeout, closing).await;
+            return;
+        }
+    };
+    report::connected(peer, context.hub.clients());
+    let (read, write) = ws.split();
+    let ended = drive(read, write, queue, &membership, &context).await;
+    // Free the place before the client count drops, so that a client who
+    // sees the count drop finds the place free.
+    drop(slot);
+    membership.leave();
+    report::disconnected(peer, &ended, membership.mailbox(), context.hub.clients());
+}
+
+fn handshake_failed(peer: SocketAddr, error: &Error) {
+    match error {
+        // A probe or a port scan: connected and left without a request.
+        Error::Closed(CloseReason::Eof) | Error::Io(_) => {
+            debug!(%peer, "handshake failed: {error}")
+        }
+        _ => info!(%peer, "handshake failed: {error}"),
+    }
+}
+
+/// What the writer did last.
+enum Written {
+    /// It stopped, having sent the close frame if there was one to send.
+    Done,
+    /// The close frame could not be written in time: the peer does not read.
+    GaveUp,
+}
+
+/// Runs the reader and the writer of an open connection until it ends.
+async fn drive(
+    mut read: ReadHalf<TcpStream>,
+    mut write: WriteHalf<TcpStream>,
+    mut queue: Queue,
+    membership: &Membership,
+    context: &Context,
+) -> Ended {
+    let mailbox = membership.mailbox();
+    let reader = read_loop(&mut read, membership, &context.hub);
+    let writer = write_loop(&mut write, &mut queue, mailbox, context.close_timeout);
+    tokio::pin!(reader, writer);
+    tokio::select! {
+        // The peer closed or vanished: whatever the writer was doing is moot.
+        ended = &mut reader => ended,
+        written = &mut writer => match written {
+            Written::GaveUp => Ended::abnormal("the client did not read its close frame in time"),
+            // The close frame is out (or the connection failed): the reader
+            // completes the handshake, bounded by proto's close timeout.
+            Written::Done => {
+                let bound = context.close_timeout + Duration::from_secs(1);
+                tokio::time::timeout(bound, reader)
+                    .await
+                    .unwrap_or_else(|_| Ended::abnormal("closing handshake timed out"))
+            }
+        },
+    }
+}
+
+async fn read_loop(read: &mut ReadHalf<TcpStream>, membership: &Membership, hub: &Hub) -> Ended {
+    let mut peer_close = None;
+    loop {
+        match read.next().await {
+            Some(Ok(Message::Text(text))) => {
+                // A client being closed has had its last word.
+                if membership.mailbox().stop_reason().is_none() {
+                    hub.broadcast(text);
+                }
+            }
+            Some(Ok(Message::Binary(data))) => {
+                info!(
+                    bytes = data.len(),
+                    "refused: binary message, closing with 1003"
+                );
+                membership.close(
+                    CloseCode::UNSUPPORTED_DATA,
+                    "binary messages are not supported: send text",
+                );
+            }
+            Some(Ok(Message::Close(frame))) => peer_close = frame,
+            // Pings are answered by the connection itself.
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Err(Error::Protocol(e))) => {
+                return Ended {
+                    code: e.close_code(),
+                    reason: format!("protocol error: {e}"),
+                }
+            }
+            Some(Err(Error::Closed(reason))) => return Ended::from_reason(&reason),
+            Some(Err(e)) => return Ended::abnormal(e),
+            None => return Ended::closed(peer_close.as_ref()),
+        }
+    }
+}
+
+async fn write_loop(
+    write: &mut WriteHalf<TcpStream>,
+    queue: &mut Queue,
+    mailbox: &Mailbox,
+    close_timeout: Duration,
+) -> Written {
+    loop {
+        let prepared = tokio::select! {
+            biased;
+            () = mailbox.stopped() => break,
+            next = queue.recv() => match next {
+                Some(prepared) => prepared,
+                // The hub let go of this client; it said why in the mailbox.
+                None => break,
+            },
+        };
+        let len = prepared.frame().len();
+        let sent = tokio::select! {
+            biased;
+            () = mailbox.stopped() => break,
+            sent = write.send_prepared(&prepared) => sent,
+        };
+        mailbox.written(len);
+        if sent.is_err() {
+            // The connection has ended; the reader reports how.
+            return Written::Done;
+        }
+    }
+    let Some(Stop::Close(frame)) = mailbox.stop_reason() else {
+        return Written::Done;
+    };
+    match tokio::time::timeout(close_timeout, write.close(frame.code, &frame.reason)).await {
+        Ok(_) => Written::Done,
+        Err(_) => Written::GaveUp,
+    }
+}

@@ -1,0 +1,327 @@
+//! The chat page in real headless Chromium, driven over the Chrome DevTools
+//! Protocol (JSON over a WebSocket) with our own Tokio client.
+//!
+//! Without Chromium the test prints that it was skipped and passes, so that
+//! `cargo test --workspace` needs nothing installed; with
+//! `CHAT_BROWSER_TEST=required` (what `.ci/browser.sh` sets) a missing
+//! Chromium fails it. `CHROMIUM=/path/to/chromium` picks the browser.
+//! It leaves a screenshot of the page in /tmp/chat-page.png.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::{next_message, tokio_client, Server, TIMEOUT};
+use rusty_socket_tokio::{CloseCode, Message, WebSocket};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+
+const SCREENSHOT: &str = "/tmp/chat-page.png";
+/// Chromium's first start (profile creation) can be slow on a busy machine.
+const BROWSER_START: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_chats_with_library_clients_in_headless_chromium() {
+    let required = std::env::var("CHAT_BROWSER_TEST").is_ok_and(|v| v == "required");
+    let Some(chromium) = find_chromium() else {
+        assert!(
+            !required,
+            "CHAT_BROWSER_TEST=required but Chromium is not installed (run .ci/browser.sh, \
+             or set CHROMIUM=/path/to/chromium)"
+        );
+        eprintln!(
+            "SKIPPED: browser test: Chromium not found (install it with .ci/browser.sh; \
+             CHAT_BROWSER_TEST=required makes this a failure)"
+        );
+        return;
+    };
+    let mut server = Server::start(&[]);
+    let page_url = format!("http://{}/", server.addr);
+    let browser = Browser::launch(&chromium, &page_url);
+    let mut cdp = Cdp::attach(&browser.devtools_url, &page_url).await;
+
+    // The page connects by itself.
+    cdp.wait_for(
+        "the page connects",
+        "document.getElementById('status').dataset.state",
+        |v| v == "open",
+    )
+    .await;
+    let mut rust = tokio_client(&server.url(), None).await.expect("connect");
+    tokio::task::block_in_place(|| server.wait_for_clients(2));
+
+    // A person types a message and clicks Send; a library client gets it.
+    let typed = "hello from Chromium \u{2713}";
+    let typing = format!(
+        "(() => {{ const input = document.getElementById('input'); input.value = {}; \
+         document.getElementById('send').click(); return input.value; }})()",
+        json!(typed)
+    );
+    assert_eq!(
+        cdp.evaluate(&typing).await,
+        json!(""),
+        "the input is cleared"
+    );
+    assert_eq!(next_message(&mut rust).await, Message::text(typed));
+
+    // A library client speaks; the page shows it.
+    let said = "hello from Rust <b>not bold</b>";
+    rust.send(Message::text(said)).await.expect("send");
+    let list = "Array.from(document.querySelectorAll('#messages li:not(.system)'), \
+                li => [li.className, li.firstChild.textContent])";
+    let shown = cdp
+        .wait_for("the page shows both messages", list, |v| {
+            v.as_array().is_some_and(|items| items.len() == 2)
+        })
+        .await;
+    assert_eq!(shown, json!([["mine", typed], ["", said]]));
+    // Text, not markup.
+    let bold = cdp
+        .evaluate("document.querySelectorAll('#messages b').length")
+        .await;
+    assert_eq!(bold, json!(0));
+
+    let screenshot = cdp
+        .call("Page.captureScreenshot", json!({ "format": "png" }))
+        .await;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(screenshot["data"].as_str().expect("image data"))
+        .expect("base64");
+    std::fs::write(SCREENSHOT, &png).expect("write the screenshot");
+    eprintln!("screenshot of the page: {SCREENSHOT} ({} bytes)", png.len());
+
+    // The server goes away: the page says so and offers to reconnect.
+    rust.close(CloseCode::NORMAL, "").await.expect("close");
+    let status = tokio::task::block_in_place(|| server.terminate());
+    assert!(status.success());
+    let closed = cdp
+        .wait_for(
+            "the page notices the shutdown",
+            "[document.getElementById('status').textContent, \
+              document.getElementById('reconnect').disabled]",
+            |v| v[0].as_str().is_some_and(|s| s.contains("1001")),
+        )
+        .await;
+    assert_eq!(
+        closed,
+        json!(["closed (1001: server shutting down)", false])
+    );
+    cdp.close().await;
+}
+
+/// The browser to use: `$CHROMIUM`, or the usual names on `PATH`.
+fn find_chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CHROMIUM") {
+        let path = PathBuf::from(path);
+        return path.is_file().then_some(path);
+    }
+    let path = std::env::var_os("PATH")?;
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// A headless Chromium showing the page; killed (with its helpers) on drop.
+struct Browser {
+    child: Child,
+    profile: PathBuf,
+    devtools_url: String,
+}
+
+impl Browser {
+    fn launch(chromium: &Path, url: &str) -> Browser {
+        let profile =
+            std::env::temp_dir().join(format!("chat-browser-test-{}", std::process::id()));
+        let mut child = Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--window-size=900,640",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("--remote-debugging-port=0")
+            .arg(url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            // Its own process group, so that its helper processes go with it.
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromium.display()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (found, devtools) = mpsc::channel();
+        thread::spawn(move || {
+            // Keep draining: Chromium is chatty on stderr.
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                    let _ = found.send(url.trim().to_owned());
+                }
+            }
+        });
+        let mut browser = Browser {
+            child,
+            profile,
+            devtools_url: String::new(),
+        };
+        browser.devtools_url = devtools
+            .recv_timeout(BROWSER_START)
+            .expect("Chromium prints its DevTools URL");
+        browser
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// A DevTools session with the page, over one of our WebSockets.
+struct Cdp {
+    ws: WebSocket<TcpStream>,
+    session: String,
+    next_id: u64,
+}
+
+impl Cdp {
+    /// Connects to the browser and attaches to the tab showing `page_url`.
+    async fn attach(devtools_url: &str, page_url: &str) -> Cdp {
+        let ws = rusty_socket_tokio::connect(devtools_url)
+            .await
+            .expect("connect to DevTools");
+        let mut cdp = Cdp {
+            ws,
+            session: String::new(),
+            next_id: 0,
+        };
+        let deadline = Instant::now() + TIMEOUT;
+        let target = loop {
+            let targets = cdp.call("Target.getTargets", json!({})).await;
+            let page = targets["targetInfos"].as_array().and_then(|infos| {
+                infos
+                    .iter()
+                    .find(|t| t["type"] == "page" && t["url"] == page_url)
+                    .map(|t| t["targetId"].clone())
+            });
+            if let Some(id) = page {
+                break id;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no tab shows {page_url}: {targets}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let attached = cdp
+            .call(
+                "Target.attachToTarget",
+                json!({ "targetId": target, "flatten": true }),
+            )
+            .await;
+        cdp.session = attached["sessionId"]
+            .as_str()
+            .expect("a session id")
+            .to_owned();
+        cdp
+    }
+
+    /// Sends a command (to the page once attached) and returns its result.
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut command = json!({ "id": id, "method": method, "params": params });
+        if !self.session.is_empty() {
+            command["sessionId"] = json!(self.session);
+        }
+        self.ws
+            .send(Message::text(command.to_string()))
+            .await
+            .expect("send to DevTools");
+        loop {
+            let Message::Text(text) = next_message(&mut self.ws).await else {
+                continue;
+            };
+            let reply: Value = serde_json::from_str(&text).expect("DevTools speaks JSON");
+            // Events and other replies go by.
+            if reply["id"] != id {
+                continue;
+            }
+            assert!(
+                reply["error"].is_null(),
+                "{method} failed: {}",
+                reply["error"]
+            );
+            return reply["result"].clone();
+        }
+    }
+
+    /// Evaluates a JavaScript expression in the page: its value as JSON,
+    /// or what it threw.
+    async fn try_evaluate(&mut self, expression: &str) -> Result<Value, Value> {
+        let params = json!({ "expression": expression, "returnByValue": true });
+        let result = self.call("Runtime.evaluate", params).await;
+        match &result["exceptionDetails"] {
+            Value::Null => Ok(result["result"]["value"].clone()),
+            thrown => Err(thrown.clone()),
+        }
+    }
+
+    /// Evaluates a JavaScript expression in the page; its value as JSON.
+    async fn evaluate(&mut self, expression: &str) -> Value {
+        match self.try_evaluate(expression).await {
+            Ok(value) => value,
+            Err(thrown) => panic!("{expression} threw: {thrown}"),
+        }
+    }
+
+    /// Evaluates `expression` until `done` accepts its value (bounded). It
+    /// may throw meanwhile: the page may still be loading.
+    async fn wait_for(
+        &mut self,
+        what: &str,
+        expression: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let value = self.try_evaluate(expression).await;
+            if let Ok(value) = &value {
+                if done(value) {
+                    return value.clone();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waiting for {what}: last {value:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Asks the browser to quit.
+    async fn close(mut self) {
+        self.session.clear();
+        let command = json!({ "id": 0, "method": "Browser.close" });
+        let _ = self.ws.send(Message::text(command.to_string())).await;
+    }
+}
