@@ -9,9 +9,12 @@
 //! until the connection closes; errors are expected, logged, and skipped),
 //! then asks for `BASE/updateReports?agent=AGENT`.
 
-use futures_util::{FutureExt, SinkExt};
-use rusty_socket_tokio::{connect, CloseCode, Error, Message, WebSocket};
-use tokio::net::TcpStream;
+#[path = "shared/echo.rs"]
+mod echo_loop;
+
+use rusty_socket_tokio::{connect, CloseCode, Error, Message};
+
+use echo_loop::echo;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -46,31 +49,5 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn run_case(url: &str) -> Result<(), Error> {
-    let mut ws = connect(url).await?;
-    while let Some(message) = ws.next().await {
-        echo(&mut ws, message?).await?;
-        while let Some(ready) = ws.next().now_or_never() {
-            match ready {
-                Some(message) => echo(&mut ws, message?).await?,
-                None => return Ok(()),
-            }
-        }
-        match ws.flush().await {
-            Err(Error::AlreadyClosed) => {}
-            other => other?,
-        }
-    }
-    Ok(())
-}
-
-async fn echo(ws: &mut WebSocket<TcpStream>, message: Message) -> Result<(), Error> {
-    if let Message::Text(_) | Message::Binary(_) = message {
-        match ws.feed(message).await {
-            // The peer's close arrived behind the message: nothing more can
-            // be sent, but keep receiving to complete the closing handshake.
-            Err(Error::AlreadyClosed) => {}
-            other => return other,
-        }
-    }
-    Ok(())
+    echo(connect(url).await?).await
 }

@@ -8,11 +8,15 @@
 //! One task per connection, on a current-thread runtime (or a multi-thread
 //! runtime with `--threads N` workers). Runs until killed.
 
+#[path = "shared/echo.rs"]
+mod echo_loop;
+
 use std::net::SocketAddr;
 
-use futures_util::{FutureExt, SinkExt};
-use rusty_socket_tokio::{accept, Error, Message, WebSocket};
+use rusty_socket_tokio::{accept, Error};
 use tokio::net::{TcpListener, TcpStream};
+
+use echo_loop::echo;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut addr: Option<SocketAddr> = None;
@@ -69,34 +73,5 @@ async fn serve(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
 
 async fn connection(stream: TcpStream) -> Result<(), Error> {
     stream.set_nodelay(true)?;
-    let mut ws = accept(stream).await?;
-    while let Some(message) = ws.next().await {
-        echo(&mut ws, message?).await?;
-        // Everything already received and decoded: queue it all, write once.
-        while let Some(ready) = ws.next().now_or_never() {
-            match ready {
-                Some(message) => echo(&mut ws, message?).await?,
-                None => return Ok(()),
-            }
-        }
-        match ws.flush().await {
-            Err(Error::AlreadyClosed) => {}
-            other => other?,
-        }
-    }
-    Ok(())
-}
-
-/// Queues the echo of a text or binary message (pings are answered by the
-/// library, closes echoed by it).
-async fn echo(ws: &mut WebSocket<TcpStream>, message: Message) -> Result<(), Error> {
-    if let Message::Text(_) | Message::Binary(_) = message {
-        match ws.feed(message).await {
-            // The peer's close arrived behind the message: nothing more can
-            // be sent, but keep receiving to complete the closing handshake.
-            Err(Error::AlreadyClosed) => {}
-            other => return other,
-        }
-    }
-    Ok(())
+    echo(accept(stream).await?).await
 }

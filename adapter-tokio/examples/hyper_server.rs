@@ -5,6 +5,8 @@
 //! cargo run --release -p rusty-socket-tokio --example hyper_server -- 127.0.0.1:9003
 //! ```
 
+#[path = "shared/echo.rs"]
+mod echo_loop;
 #[path = "shared/hyper_echo.rs"]
 mod hyper_echo;
 

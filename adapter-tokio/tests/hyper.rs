@@ -6,6 +6,9 @@ mod hyper_echo;
 
 mod common;
 
+// The hyper glue finds the echo loop at `crate::echo_loop`.
+use common::echo_loop;
+
 use common::within;
 use rusty_socket_tokio::{
     connect, connect_with, http::StatusCode, ClientRequest, CloseCode, Config, Error,

@@ -6,18 +6,16 @@
 
 use std::convert::Infallible;
 
-use futures_util::{FutureExt, SinkExt};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use rusty_socket_tokio::{
-    from_raw, upgrade_response, Bytes, Config, Error, Message, Role, WebSocket,
-};
-use tokio::io::{AsyncRead, AsyncWrite};
+use rusty_socket_tokio::{from_raw, upgrade_response, Bytes, Config, Error, Role};
 use tokio::net::TcpListener;
+
+use crate::echo_loop::echo;
 
 /// The page served on every path but `/ws`.
 pub const PAGE: &str = "rusty-socket hyper example: connect a WebSocket to /ws\n";
@@ -72,38 +70,4 @@ fn page(status: StatusCode, body: String) -> Response<Full<Bytes>> {
         hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
-}
-
-/// Echoes text and binary messages until the connection closes.
-pub async fn echo<S>(mut ws: WebSocket<S>) -> Result<(), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    while let Some(message) = ws.next().await {
-        feed(&mut ws, message?).await?;
-        while let Some(ready) = ws.next().now_or_never() {
-            match ready {
-                Some(message) => feed(&mut ws, message?).await?,
-                None => return Ok(()),
-            }
-        }
-        match ws.flush().await {
-            Err(Error::AlreadyClosed) => {}
-            other => other?,
-        }
-    }
-    Ok(())
-}
-
-async fn feed<S>(ws: &mut WebSocket<S>, message: Message) -> Result<(), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    if let Message::Text(_) | Message::Binary(_) = message {
-        match ws.feed(message).await {
-            Err(Error::AlreadyClosed) => {}
-            other => return other,
-        }
-    }
-    Ok(())
 }

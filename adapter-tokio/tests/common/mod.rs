@@ -1,16 +1,19 @@
 //! Helpers shared by the integration tests: servers on ephemeral loopback
-//! ports, an echo loop, and a time bound for every test.
+//! ports, the examples' echo loop, and a time bound for every test.
 
 #![allow(dead_code)]
+
+#[path = "../../examples/shared/echo.rs"]
+pub mod echo_loop;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use futures_util::{FutureExt, SinkExt};
-use rusty_socket_tokio::{accept_with, Accept, Config, Error, Message, Reject, Request, WebSocket};
-use tokio::io::{AsyncRead, AsyncWrite};
+use rusty_socket_tokio::{accept_with, Accept, Config, Reject, Request, WebSocket};
 use tokio::net::{TcpListener, TcpStream};
+
+pub use echo_loop::echo;
 
 /// No test may take longer than this.
 pub const LIMIT: Duration = Duration::from_secs(60);
@@ -69,41 +72,6 @@ pub async fn echo_server(config: Config) -> String {
         let _ = echo(ws).await;
     })
     .await
-}
-
-/// Echoes text and binary messages until the connection ends; a batch of
-/// ready messages is echoed with one flush.
-pub async fn echo<S>(mut ws: WebSocket<S>) -> Result<(), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    while let Some(message) = ws.next().await {
-        feed(&mut ws, message?).await?;
-        while let Some(ready) = ws.next().now_or_never() {
-            match ready {
-                Some(message) => feed(&mut ws, message?).await?,
-                None => return Ok(()),
-            }
-        }
-        match ws.flush().await {
-            Err(Error::AlreadyClosed) => {}
-            other => other?,
-        }
-    }
-    Ok(())
-}
-
-async fn feed<S>(ws: &mut WebSocket<S>, message: Message) -> Result<(), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    if let Message::Text(_) | Message::Binary(_) = message {
-        match ws.feed(message).await {
-            Err(Error::AlreadyClosed) => {}
-            other => return other,
-        }
-    }
-    Ok(())
 }
 
 /// Deterministic bytes, different for each `seed`.

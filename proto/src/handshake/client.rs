@@ -7,7 +7,7 @@ use base64::Engine;
 use bytes::{BufMut, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 
-use super::parse_error;
+use super::check_parsed;
 use super::{accept_key, check_upgrade_headers, complete_head, header_map, header_tokens};
 use crate::config::Config;
 use crate::error::{HandshakeError, RejectedResponse, UrlError};
@@ -205,11 +205,7 @@ pub(crate) fn parse_response(
     };
     let mut headers = vec![httparse::EMPTY_HEADER; config.max_headers];
     let mut parsed = httparse::Response::new(&mut headers);
-    match parsed.parse(&buf[..end]) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(HandshakeError::Malformed("incomplete head")),
-        Err(e) => return Err(parse_error(e, config.max_headers)),
-    }
+    check_parsed(parsed.parse(&buf[..end]), config.max_headers)?;
     let status = parsed
         .code
         .and_then(|code| StatusCode::from_u16(code).ok())

@@ -66,6 +66,15 @@ fn complete_head(
     }
 }
 
+/// Checks httparse's verdict on a head already known to be complete.
+fn check_parsed(result: httparse::Result<usize>, max_headers: usize) -> Result<(), HandshakeError> {
+    match result {
+        Ok(httparse::Status::Complete(_)) => Ok(()),
+        Ok(httparse::Status::Partial) => Err(HandshakeError::Malformed("incomplete head")),
+        Err(e) => Err(parse_error(e, max_headers)),
+    }
+}
+
 /// Maps an httparse error to ours.
 fn parse_error(error: httparse::Error, max_headers: usize) -> HandshakeError {
     HandshakeError::Malformed(match error {

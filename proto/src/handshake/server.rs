@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, Version};
 
 use super::{accept_key, check_upgrade_headers, complete_head, has_token, header_map};
-use super::{header_tokens, parse_error};
+use super::{check_parsed, header_tokens};
 use crate::config::Config;
 use crate::error::{AcceptError, HandshakeError};
 use crate::frame::Decoded;
@@ -191,11 +191,7 @@ pub(crate) fn parse_request(
     };
     let mut headers = vec![httparse::EMPTY_HEADER; config.max_headers];
     let mut parsed = httparse::Request::new(&mut headers);
-    match parsed.parse(&buf[..end]) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(HandshakeError::Malformed("incomplete head")),
-        Err(e) => return Err(parse_error(e, config.max_headers)),
-    }
+    check_parsed(parsed.parse(&buf[..end]), config.max_headers)?;
     let method = Method::from_bytes(parsed.method.unwrap_or("").as_bytes())
         .map_err(|_| HandshakeError::Malformed("invalid method"))?;
     let uri: Uri = parsed
