@@ -245,6 +245,12 @@ impl Connection {
 
     /// Hands bytes received from the peer to the connection. Any split of the
     /// stream gives the same events.
+    ///
+    /// Read (and call this) only while [`wants_read`](Self::wants_read) is
+    /// true and after draining [`poll_event`](Self::poll_event): those two
+    /// keep the input buffered by the connection within its limits. A caller
+    /// that keeps feeding bytes without polling events (or while a server
+    /// decides on a request) makes the buffer grow.
     pub fn handle_read(&mut self, now: Instant, data: &[u8]) {
         self.recv.extend_from_slice(data);
         self.handle_received(now);
@@ -330,7 +336,12 @@ impl Connection {
                 },
                 Timer::Keepalive => {
                     if matches!(self.phase, Phase::Open) {
-                        self.queue_control(OpCode::Ping, &[]);
+                        // A peer that has not even read the last control
+                        // frames gets no further ping: one is enough to wait
+                        // for, and they must not pile up.
+                        if self.out.control_len() == 0 {
+                            self.queue_control(OpCode::Ping, &[]);
+                        }
                         self.timers
                             .set(Timer::Pong, now + self.config.keepalive_timeout);
                     }
@@ -453,7 +464,7 @@ impl Connection {
                 MessageKind::Binary => OpCode::Binary,
             },
         };
-        self.check_capacity(data.len())?;
+        self.check_capacity(self.frame_len(data.len()))?;
         // Validate on a copy: a refused fragment leaves the message in progress
         // and its UTF-8 state as they were.
         let mut validator = match &self.sending {
@@ -833,7 +844,7 @@ impl Connection {
         match opcode {
             OpCode::Ping => {
                 if self.config.auto_pong && matches!(self.phase, Phase::Open) {
-                    if self.out.control_len() + payload.len() + 2 > MAX_CONTROL_QUEUE {
+                    if self.out.control_len() + self.frame_len(payload.len()) > MAX_CONTROL_QUEUE {
                         return Err(ProtocolError::PeerNotReading);
                     }
                     self.queue_control(OpCode::Pong, &payload);
@@ -874,11 +885,24 @@ impl Connection {
         }
     }
 
-    /// A send is refused when it would push a non-empty queue past its limit.
-    fn check_capacity(&self, payload_len: usize) -> Result<(), SendError> {
+    /// The encoded size of a frame this connection sends with `payload_len` bytes.
+    fn frame_len(&self, payload_len: usize) -> usize {
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: OpCode::Binary,
+            mask: (self.role == Role::Client).then_some([0; 4]),
+            payload_len: payload_len as u64,
+        };
+        header.encoded_len() + payload_len
+    }
+
+    /// A send is refused when its frame would push a non-empty queue past
+    /// its limit.
+    fn check_capacity(&self, frame_len: usize) -> Result<(), SendError> {
         let buffered = self.out.len();
         let limit = self.config.max_outgoing_buffer;
-        if buffered > 0 && buffered + payload_len > limit {
+        if buffered > 0 && buffered + frame_len > limit {
             return Err(SendError::Full { buffered, limit });
         }
         Ok(())
@@ -889,7 +913,7 @@ impl Connection {
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        self.check_capacity(payload.len())?;
+        self.check_capacity(self.frame_len(payload.len()))?;
         self.queue_data(opcode, fin, payload);
         Ok(())
     }
@@ -899,7 +923,7 @@ impl Connection {
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlPayloadTooLong(payload.len()));
         }
-        self.check_capacity(payload.len())?;
+        self.check_capacity(self.frame_len(payload.len()))?;
         self.queue_control(opcode, payload);
         Ok(())
     }

@@ -400,3 +400,30 @@ fn a_prepared_message_reaches_every_connection_from_one_encoding() {
         Err(SendError::ClientCannotSendPrepared)
     );
 }
+
+#[test]
+fn keepalive_pings_do_not_pile_up_for_a_peer_that_never_reads() {
+    let mut config = Config::default();
+    config.keepalive_interval = Some(Duration::from_secs(30));
+    let mut pair = Pair::new(Config::default(), config);
+    pair.pump();
+    // The client sends a pong every interval (so it is never idle long
+    // enough for the pong deadline) but never reads what the server writes.
+    let pong: Vec<u8> = {
+        pair.client.pong(b"").unwrap();
+        std::iter::from_fn(|| pair.client.poll_transmit())
+            .flatten()
+            .collect()
+    };
+    for _ in 0..10 {
+        pair.advance(Duration::from_secs(30));
+        pair.server.handle_read(pair.now, &pong);
+        while pair.server.poll_event().is_some() {}
+    }
+    assert_eq!(pair.server.state(), State::Open);
+    assert_eq!(
+        pair.server.buffered_outgoing(),
+        2,
+        "one unanswered ping, not ten"
+    );
+}

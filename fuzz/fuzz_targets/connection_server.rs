@@ -1,0 +1,16 @@
+//! A whole server `Connection`: it receives a valid request (with the first
+//! `eager` tape bytes behind it, in the same read) and accepts it, then runs
+//! a script of reads, frames, sends, fragments, pings, pongs, closes, accepts,
+//! writes and timeouts on a virtual clock, and finally sees the EOF.
+//!
+//! The invariants checked after every step (bounded input and output
+//! buffers, events, the frames on the wire, the close frame of every
+//! failure, timers) are listed in `rusty_socket_proto_fuzz::driver`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rusty_socket_proto_fuzz::driver::{Driver, Input};
+
+fuzz_target!(|input: Input| {
+    Driver::server(&input).run(&input.ops);
+});
