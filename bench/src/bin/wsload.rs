@@ -1,0 +1,143 @@
+//! `wsload`: a WebSocket load generator that costs the server under test as
+//! little as possible. See `wsload --help` and `bench/run.sh`.
+
+use std::error::Error as StdError;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use rusty_socket_bench::load::LoadConfig;
+use rusty_socket_bench::payload::Kind;
+use rusty_socket_bench::record::Record;
+use rusty_socket_bench::target::Target;
+use rusty_socket_bench::{check, fanout, idle, load, Error};
+
+/// WebSocket (or plain TCP) echo load generator.
+///
+/// Modes: the default load run; `--check` (one echo per boundary size, exit
+/// status 1 on any mismatch); `--idle N --pid P` (server RSS per idle
+/// connection); `--fanout N` (broadcast latency to N receivers).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Server URL (ws:// only).
+    #[arg(long, default_value = "ws://127.0.0.1:9001/")]
+    url: String,
+    /// Server address host:port, instead of --url (requests `/`).
+    #[arg(long, conflicts_with = "url")]
+    addr: Option<String>,
+    /// Number of connections.
+    #[arg(long, default_value_t = 1)]
+    conns: usize,
+    /// Messages in flight per connection.
+    #[arg(long, default_value_t = 1)]
+    window: usize,
+    /// Payload size in bytes (text-utf8 rounds down to a character boundary).
+    #[arg(long, default_value_t = 16)]
+    size: usize,
+    /// Kind of message.
+    #[arg(long, value_enum, default_value_t = Kind::Binary)]
+    kind: Kind,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Seconds measured.
+    #[arg(long, default_value_t = 3.0)]
+    duration: f64,
+    /// Compare every echoed byte with what was sent.
+    #[arg(long)]
+    verify: bool,
+    /// Plain TCP echo: no handshake, no framing; size-byte blocks.
+    #[arg(long)]
+    raw: bool,
+    /// Print one JSON line instead of the human-readable report.
+    #[arg(long)]
+    json: bool,
+    /// Send one message of each boundary size and kind, verify each echo.
+    #[arg(long, group = "mode", conflicts_with = "raw")]
+    check: bool,
+    /// Open this many idle connections and report server RSS per connection.
+    #[arg(long, group = "mode", requires = "pid", value_name = "N")]
+    idle: Option<usize>,
+    /// Server process id, for --idle.
+    #[arg(long, value_name = "P")]
+    pid: Option<u32>,
+    /// Broadcast latency: this many receivers, one sender.
+    #[arg(long, group = "mode", value_name = "N", conflicts_with = "raw")]
+    fanout: Option<usize>,
+    /// Messages to broadcast, for --fanout.
+    #[arg(long, default_value_t = 100)]
+    messages: usize,
+}
+
+fn seconds(flag: &str, value: f64) -> Result<Duration, Error> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| Error::Usage(format!("{flag} must be a non-negative number of seconds")))
+}
+
+async fn run(args: Args) -> Result<ExitCode, Box<dyn StdError>> {
+    let target = match &args.addr {
+        Some(addr) => Target::from_addr(addr),
+        None => Target::from_url(&args.url)?,
+    };
+    let record = if args.check {
+        let summary = check::run(&target).await?;
+        println!(
+            "check {}: {} echoes exact, {} wrong",
+            target.authority, summary.passed, summary.failed
+        );
+        return Ok(if summary.failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    } else if let Some(conns) = args.idle {
+        let pid = args.pid.ok_or("--idle needs --pid")?;
+        Record::Idle(idle::run(&target, conns, pid, args.raw).await?)
+    } else if let Some(receivers) = args.fanout {
+        Record::Fanout(fanout::run(&target, receivers, args.messages).await?)
+    } else {
+        Record::Load(
+            load::run(&LoadConfig {
+                target,
+                raw: args.raw,
+                kind: args.kind,
+                conns: args.conns,
+                window: args.window,
+                size: args.size,
+                warmup: seconds("--warmup", args.warmup)?,
+                duration: seconds("--duration", args.duration)?,
+                verify: args.verify,
+            })
+            .await?,
+        )
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&record)?);
+    } else {
+        println!("{record}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    // One thread on purpose: the client must not take CPU from the server.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("wsload: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wsload: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

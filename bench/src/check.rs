@@ -1,0 +1,106 @@
+//! The sanity check run before a server is measured: one message of each
+//! size that crosses a length-encoding boundary, of every kind, each echo
+//! compared byte for byte. A server that fails it is not benchmarked.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::echo::EchoReader;
+use crate::frame::encode_client_frame;
+use crate::handshake;
+use crate::load::MASK;
+use crate::payload::{self, Kind};
+use crate::target::Target;
+use crate::Error;
+
+/// Payload sizes: empty, the 7-bit limits (125/126), the 16-bit limits
+/// (65535/65536) and 1 MiB, which needs several reads on both sides.
+pub const SIZES: [usize; 7] = [0, 1, 125, 126, 65535, 65536, 1 << 20];
+
+/// Time allowed for one echo.
+const CASE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many cases passed and failed.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CheckSummary {
+    /// Echoes that came back exactly.
+    pub passed: usize,
+    /// Echoes that were wrong, late, or broke the connection.
+    pub failed: usize,
+}
+
+/// Runs every case over one connection, printing one line per case. After a
+/// failure the connection is replaced, so one bug does not hide the others.
+pub async fn run(target: &Target) -> Result<CheckSummary, Error> {
+    let mut summary = CheckSummary::default();
+    let mut conn: Option<(TcpStream, Vec<u8>)> = None;
+    for kind in Kind::ALL {
+        for size in SIZES {
+            let (mut stream, leftover) = match conn.take() {
+                Some(open) => open,
+                None => handshake::open(target, summary.passed as u64).await?,
+            };
+            let payload = payload::build(kind, size);
+            let len = payload.len();
+            let outcome = tokio::time::timeout(
+                CASE_TIMEOUT,
+                echo_once(&mut stream, &leftover, kind, payload),
+            )
+            .await
+            .unwrap_or_else(|_| Err(Error::Timeout(format!("no echo within {CASE_TIMEOUT:?}"))));
+            match outcome {
+                Ok(()) => {
+                    println!("ok    {:<10} {len:>8} B", kind.name());
+                    summary.passed += 1;
+                    conn = Some((stream, Vec::new()));
+                }
+                Err(error) => {
+                    println!("FAIL  {:<10} {len:>8} B: {error}", kind.name());
+                    summary.failed += 1;
+                }
+            }
+        }
+    }
+    Ok(summary)
+}
+
+/// Sends one message and reads exactly one matching echo back. Writing and
+/// reading run together, as the echo of 1 MiB may begin before it is sent.
+async fn echo_once(
+    stream: &mut TcpStream,
+    leftover: &[u8],
+    kind: Kind,
+    payload: Vec<u8>,
+) -> Result<(), Error> {
+    let frame = encode_client_frame(kind.opcode(), &payload, MASK);
+    let mut echoes = EchoReader::websocket(Rc::from(payload), kind.opcode(), true);
+    let (mut rd, mut wr) = stream.split();
+    let write = async {
+        wr.write_all(&frame)
+            .await
+            .map_err(Error::io("sending the message"))
+    };
+    let read = async {
+        let mut completed = echoes.consume(leftover)?;
+        let mut buf = vec![0u8; 64 * 1024];
+        while completed == 0 {
+            let n = rd
+                .read(&mut buf)
+                .await
+                .map_err(Error::io("reading the echo"))?;
+            if n == 0 {
+                return Err(Error::Closed("end of stream before the echo".into()));
+            }
+            completed = echoes.consume(&buf[..n])?;
+        }
+        if completed > 1 {
+            return Err(Error::Mismatch("more than one echo for one message".into()));
+        }
+        Ok(())
+    };
+    tokio::try_join!(write, read)?;
+    Ok(())
+}

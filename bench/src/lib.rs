@@ -1,0 +1,30 @@
+//! Benchmark harness for rusty_socket.
+//!
+//! The pieces live here so that the `wsload` load generator and the
+//! `bench-report` writer share one definition of every frame, payload and JSON
+//! record, and so that the codecs get unit tests under `cargo test`.
+//!
+//! The load generator is deliberately cheap: one current-thread Tokio runtime,
+//! raw `TcpStream`s, client frames encoded once and written over and over, and
+//! a streaming decoder that never buffers a whole echo. Whatever CPU it saves
+//! is left to the server under test, which sits on the other core.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod check;
+pub mod echo;
+pub mod error;
+pub mod fanout;
+pub mod frame;
+pub mod handshake;
+pub mod histogram;
+pub mod idle;
+pub mod load;
+pub mod payload;
+pub mod record;
+pub mod report;
+pub mod svg;
+pub mod target;
+
+pub use error::Error;
