@@ -40,7 +40,9 @@ fn serve(stream: TcpStream) -> Result<(), Error> {
     let mut ws = accept(stream)?;
     loop {
         match ws.recv() {
-            Ok(message @ (Message::Text(_) | Message::Binary(_))) => ws.send(message)?,
+            // Queued only: `recv` writes every queued answer before it waits
+            // for the peer, so a burst of messages is echoed in one write.
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => ws.write(message)?,
             Ok(_) => {}
             Err(e) if e.is_normal_close() => return Ok(()),
             Err(e) => return Err(e),

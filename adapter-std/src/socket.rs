@@ -116,6 +116,10 @@ impl<S: Transport> WebSocket<S> {
     /// With `Config::streaming` on, data arrives in fragments: use
     /// [`recv_fragment`](Self::recv_fragment) (this returns
     /// [`Error::FragmentPending`] when a fragment is next).
+    ///
+    /// Before it waits for the peer, `recv` writes out everything queued
+    /// (messages queued with [`write`](Self::write), pongs): a server that
+    /// answers with `write` answers a burst of messages in one write.
     pub fn recv(&mut self) -> Result<Message, Error> {
         match self.next_item()? {
             Incoming::Message(message) => Ok(message),
@@ -232,18 +236,22 @@ impl<S: Transport> WebSocket<S> {
         }
     }
 
-    /// The next thing for the application: writes out what is owed, then
-    /// hands over the next event, or reads until there is one.
+    /// The next thing for the application: hands over the next event, or,
+    /// when there is none, writes out what is owed (answers queued with
+    /// [`write`](Self::write), pongs, a close) and then reads until there is
+    /// one. Writing only before waiting lets a burst of received messages be
+    /// answered with a single write.
     fn next_item(&mut self) -> Result<Incoming, Error> {
         loop {
-            if let Err(e) = self.write_out() {
-                if is_timeout(&e) {
-                    return Err(Error::Io(e));
-                }
-                // The end, with this error, is reported after what arrived.
-                self.core.fail_io(&e);
-            }
             match self.core.poll() {
+                // The echo of a close goes out with it, so that an
+                // application that stops at the close still answers it.
+                Polled::Item(item @ Incoming::Message(Message::Close(_))) => {
+                    if let Err(e) = self.write_out() {
+                        self.core.fail_io(&e);
+                    }
+                    return Ok(item);
+                }
                 Polled::Item(item) => return Ok(item),
                 Polled::End { error, first } => {
                     if first {
@@ -251,10 +259,16 @@ impl<S: Transport> WebSocket<S> {
                     }
                     return Err(error);
                 }
-                // Decoding may have queued output (a pong, a failure's
-                // close frame): write it before waiting for the peer.
-                Polled::Empty if self.core.conn.wants_write() => {}
-                Polled::Empty => self.read_once()?,
+                Polled::Empty => {}
+            }
+            if !self.core.conn.wants_write() {
+                self.read_once()?;
+            } else if let Err(e) = self.write_out() {
+                if is_timeout(&e) {
+                    return Err(Error::Io(e));
+                }
+                // The end, with this error, is reported after what arrived.
+                self.core.fail_io(&e);
             }
         }
     }

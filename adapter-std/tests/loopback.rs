@@ -856,3 +856,27 @@ fn a_violation_after_a_message_is_answered_after_the_message_without_delay() {
 fn a_violation_after_a_message_is_answered_without_delay_by_split_halves() {
     answer_then_fail(true);
 }
+
+#[test]
+fn answers_queued_with_write_go_out_before_recv_waits() {
+    within(LIMIT, || {
+        let (url, _, server) = serve(|stream| {
+            let mut ws = accept(stream).unwrap();
+            let mut answered = 0;
+            // Echo with `write` only: no flush is ever called.
+            while let Ok(message @ Message::Text(_)) = ws.recv() {
+                ws.write(message).unwrap();
+                answered += 1;
+            }
+            answered
+        });
+        let (mut client, _) = rusty_socket_std::connect(&url).unwrap();
+        for i in 0..50 {
+            let text = format!("message {i}");
+            client.send(Message::text(text.as_str())).unwrap();
+            assert_eq!(client.recv().unwrap(), Message::text(text.as_str()));
+        }
+        client.close(CloseCode::NORMAL, "").unwrap();
+        assert_eq!(server.join().unwrap(), 50);
+    });
+}
