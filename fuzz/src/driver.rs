@@ -20,11 +20,11 @@
 //!   the last poll come on top.
 //! - **Output bound**: a send (message, fragment, prepared message, ping,
 //!   pong) is accepted exactly when the queue is empty or stays within
-//!   `max_outgoing_buffer` (payload counted; the whole frame for a prepared
-//!   message), and then grows the queue by exactly its frame; it fails with
-//!   the right error otherwise, leaving the queue as it was. So the queue
-//!   holds at most `max_outgoing_buffer` plus one frame header, or one
-//!   message larger than that which went into an empty queue. What the
+//!   `max_outgoing_buffer` (its whole frame counted, header included), and
+//!   then grows the queue by exactly its frame; it fails with the right error
+//!   otherwise, leaving the queue as it was. So the queue holds at most
+//!   `max_outgoing_buffer`, or one message larger than that which went into
+//!   an empty queue. What the
 //!   connection queues by itself is bounded per step: a pong per ping
 //!   received (never more than 64 KiB of them, which proto enforces), one
 //!   keepalive ping per timeout, one close frame ever.
@@ -46,8 +46,8 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use rusty_socket_proto::{
     accept_key, apply_mask, Accept, AcceptError, Bytes, CloseCode, CloseFrame, CloseReason, Config,
-    Connection, Event, Fragment, Message, MessageKind, OpCode, PreparedMessage, Role, SendError,
-    State, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
+    Connection, Event, Fragment, FrameHeader, Message, MessageKind, OpCode, PreparedMessage, Role,
+    SendError, State, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
 };
 
 use crate::handshake::{client_request, CLIENT_SEED};
@@ -389,7 +389,7 @@ impl<'a> Driver<'a> {
         let (message, frame) = message(text, bytes);
         let expected = self.may_send().and_then(|()| match self.sending {
             Some(_) => Err(SendError::MessageInProgress),
-            None => self.capacity(before, frame.payload.len()),
+            None => self.capacity(before, self.frame_len(frame.payload.len())),
         });
         let result = self.conn.send(self.now, message);
         self.sent(result, expected, frame, true)
@@ -411,7 +411,7 @@ impl<'a> Driver<'a> {
             if matches!(&self.sending, Some((sending, _)) if *sending != kind) {
                 return Err(SendError::MessageInProgress);
             }
-            self.capacity(before, bytes.len())?;
+            self.capacity(before, self.frame_len(bytes.len()))?;
             if text && !utf8_prefix(&so_far, fin) {
                 return Err(SendError::InvalidUtf8);
             }
@@ -447,7 +447,7 @@ impl<'a> Driver<'a> {
             if payload.len() > MAX_CONTROL_PAYLOAD {
                 return Err(SendError::ControlPayloadTooLong(payload.len()));
             }
-            self.capacity(before, payload.len())
+            self.capacity(before, self.frame_len(payload.len()))
         });
         let result = match opcode {
             OpCode::Ping => self.conn.ping(payload),
@@ -745,11 +745,24 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// The documented backpressure rule: a send is refused when it would
-    /// push a non-empty queue past `max_outgoing_buffer`.
-    fn capacity(&self, buffered: usize, payload: usize) -> Result<(), SendError> {
+    /// The size of the frame this connection sends for `payload` bytes: a
+    /// client's frames carry a 4-byte masking key.
+    fn frame_len(&self, payload: usize) -> usize {
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: OpCode::Binary,
+            mask: (self.conn.role() == Role::Client).then_some([0; 4]),
+            payload_len: payload as u64,
+        };
+        header.encoded_len() + payload
+    }
+
+    /// The documented backpressure rule: a send is refused when its frame
+    /// would push a non-empty queue past `max_outgoing_buffer`.
+    fn capacity(&self, buffered: usize, frame: usize) -> Result<(), SendError> {
         let limit = self.config.max_outgoing_buffer;
-        if buffered > 0 && buffered + payload > limit {
+        if buffered > 0 && buffered + frame > limit {
             return Err(SendError::Full { buffered, limit });
         }
         Ok(())
