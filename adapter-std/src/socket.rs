@@ -265,6 +265,13 @@ impl<S: Transport> WebSocket<S> {
                 self.read_once()?;
             } else if let Err(e) = self.write_out() {
                 if is_timeout(&e) {
+                    // The peer does not take our output. Its deadlines
+                    // (keepalive, idle, close) still run: one that ends the
+                    // connection is reported instead of the timeout.
+                    self.core.expire();
+                    if self.core.conn.is_closed() {
+                        continue;
+                    }
                     return Err(Error::Io(e));
                 }
                 // The end, with this error, is reported after what arrived.

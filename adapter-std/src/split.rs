@@ -304,6 +304,18 @@ impl<S: Transport> ReadHalf<S> {
         if self.shared.owes_writer(&self.shared.core()) {
             if let Err(e) = self.shared.flush(false) {
                 if is_timeout(&e) {
+                    // The peer does not take our output. Its deadlines
+                    // (keepalive, idle, close) still run: one that ends the
+                    // connection ends the transport, and `poll` reports it
+                    // instead of the timeout.
+                    let ended = self.shared.with_core(|core| {
+                        core.expire();
+                        core.conn.is_closed()
+                    });
+                    if ended {
+                        self.shared.shut_down();
+                        return Ok(());
+                    }
                     return Err(Error::Io(e));
                 }
                 // Otherwise the connection has ended; reported by `poll`.

@@ -7,13 +7,18 @@
 //!
 //! One task per connection, on a current-thread runtime (or a multi-thread
 //! runtime with `--threads N` workers). Runs until killed.
+//!
+//! `--handshake-timeout DURATION` (`500ms`, `2s`, `off`; default `10s`,
+//! proto's default) bounds the opening handshake, for tests that send
+//! slow requests.
 
 #[path = "shared/echo.rs"]
 mod echo_loop;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use rusty_socket_tokio::{accept, Error};
+use rusty_socket_tokio::{accept_with, Accept, Config, Error};
 use tokio::net::{TcpListener, TcpStream};
 
 use echo_loop::echo;
@@ -21,6 +26,7 @@ use echo_loop::echo;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut addr: Option<SocketAddr> = None;
     let mut threads: Option<usize> = None;
+    let mut config = Config::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -28,8 +34,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let n = args.next().ok_or("--threads needs a number")?;
                 threads = Some(n.parse()?);
             }
+            "--handshake-timeout" => {
+                let text = args
+                    .next()
+                    .ok_or("--handshake-timeout needs a duration: 500ms, 2s or off")?;
+                config.handshake_timeout = parse_duration(&text)?;
+            }
             "-h" | "--help" => {
                 println!("usage: echo_server [ADDR] [--threads N]   (default 127.0.0.1:9001)");
+                println!("       [--handshake-timeout DURATION]     (500ms, 2s, off; default 10s)");
                 return Ok(());
             }
             other => addr = Some(other.parse()?),
@@ -45,10 +58,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .enable_all()
             .build()?,
     };
-    runtime.block_on(serve(addr))
+    runtime.block_on(serve(addr, config))
 }
 
-async fn serve(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+/// `500ms`, `2s`, `2` (seconds), or `off`/`0` for no timeout.
+fn parse_duration(text: &str) -> Result<Option<Duration>, String> {
+    let invalid = || format!("{text:?} is not a duration: expected 500ms, 2s or off");
+    let duration = if text == "off" {
+        Duration::ZERO
+    } else if let Some(ms) = text.strip_suffix("ms") {
+        Duration::from_millis(ms.parse().map_err(|_| invalid())?)
+    } else {
+        let secs = text.strip_suffix('s').unwrap_or(text);
+        Duration::from_secs(secs.parse().map_err(|_| invalid())?)
+    };
+    Ok((!duration.is_zero()).then_some(duration))
+}
+
+async fn serve(addr: SocketAddr, config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind(addr).await?;
     eprintln!("echo_server listening on ws://{}", listener.local_addr()?);
     loop {
@@ -61,8 +88,9 @@ async fn serve(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
                 continue;
             }
         };
+        let config = config.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection(stream).await {
+            if let Err(e) = connection(stream, config).await {
                 if !matches!(e, Error::AlreadyClosed) {
                     eprintln!("connection: {e}");
                 }
@@ -71,7 +99,8 @@ async fn serve(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-async fn connection(stream: TcpStream) -> Result<(), Error> {
+async fn connection(stream: TcpStream, config: Config) -> Result<(), Error> {
     stream.set_nodelay(true)?;
-    echo(accept(stream).await?).await
+    // `accept(stream)` with the configured handshake timeout.
+    echo(accept_with(stream, config, |_| Ok(Accept::default())).await?).await
 }
