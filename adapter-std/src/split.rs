@@ -175,6 +175,15 @@ impl<S> Shared<S> {
 }
 
 impl<S: Transport> Shared<S> {
+    /// Shuts the transport down once the connection has ended, unless a
+    /// writer still holds its last bytes: that writer shuts it down after
+    /// writing them (see `drain`), so the close frame is never cut off.
+    fn shut_down_if_drained(&self) {
+        if self.in_flight.load(Ordering::Relaxed) == 0 {
+            self.shut_down();
+        }
+    }
+
     /// Shuts the transport down now, once.
     fn shut_down(&self) {
         if !self.shut.swap(true, Ordering::AcqRel) {
@@ -228,13 +237,18 @@ impl<S: Transport> Shared<S> {
                     Err(e) => return Err(self.broken(writer, e)),
                 }
             }
-            let (next, closed) =
-                self.with_core(|core| (core.conn.poll_transmit(), core.conn.is_closed()));
-            match next {
-                Some(bytes) => {
+            // Taken and counted as in flight under the connection's lock:
+            // proto counts taken bytes as written (and may report the end),
+            // so a reader must see them in flight until they really are.
+            let (next, closed) = self.with_core(|core| {
+                let next = core.conn.poll_transmit();
+                if let Some(bytes) = &next {
                     self.in_flight.store(bytes.len(), Ordering::Relaxed);
-                    writer.pending = bytes;
                 }
+                (next, core.conn.is_closed())
+            });
+            match next {
+                Some(bytes) => writer.pending = bytes,
                 None => {
                     if let Err(e) = writer.stream.flush() {
                         return Err(if is_timeout(&e) {
@@ -313,7 +327,7 @@ impl<S: Transport> ReadHalf<S> {
                         core.conn.is_closed()
                     });
                     if ended {
-                        self.shared.shut_down();
+                        self.shared.shut_down_if_drained();
                         return Ok(());
                     }
                     return Err(Error::Io(e));
@@ -369,7 +383,7 @@ impl<S: Transport> ReadHalf<S> {
         // The peer went away or a deadline passed: nothing more to write.
         if abrupt && self.shared.core().conn.is_closed() {
             self.shared.ended.notify_all();
-            self.shared.shut_down();
+            self.shared.shut_down_if_drained();
         }
         Ok(())
     }

@@ -880,3 +880,29 @@ fn answers_queued_with_write_go_out_before_recv_waits() {
         assert_eq!(server.join().unwrap(), 50);
     });
 }
+
+#[test]
+fn split_halves_never_shut_down_before_the_close_echo_is_written() {
+    // The writer half is busy sending when the client closes: the echo it
+    // takes from the connection must reach the wire before the FIN, however
+    // the reader thread races it. Many connections, to meet the race.
+    within(Duration::from_secs(30), || {
+        for _ in 0..40 {
+            let (url, _, server) = serve(|stream| {
+                let (mut reader, mut writer) = accept(stream).unwrap().split().unwrap();
+                let sender =
+                    thread::spawn(move || while writer.send(Message::text("tick")).is_ok() {});
+                while reader.recv().is_ok() {}
+                let _ = sender.join();
+            });
+            let (mut client, _) = rusty_socket_std::connect(&url).unwrap();
+            for _ in 0..3 {
+                assert_eq!(client.recv().unwrap(), Message::text("tick"));
+            }
+            client
+                .close(CloseCode::NORMAL, "bye")
+                .expect("a clean closing handshake");
+            server.join().unwrap();
+        }
+    });
+}
