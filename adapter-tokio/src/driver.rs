@@ -26,7 +26,7 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{ready, Context, Poll, Wake, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -214,21 +214,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if inner.peeked.is_some() {
                 return Poll::Ready(Some(Err(Error::StreamingFragment)));
             }
-            loop {
-                let message = match inner.poll_event(cx) {
-                    Poll::Ready(Some(Ok(Event::Message(message)))) => Ok(message),
-                    Poll::Ready(Some(Ok(Event::Fragment(fragment)))) => {
+            inner.poll_incoming(cx).map(|incoming| {
+                incoming.map(|result| match result? {
+                    Incoming::Message(message) => Ok(message),
+                    Incoming::Fragment(fragment) => {
                         inner.peeked = Some(fragment);
                         Err(Error::StreamingFragment)
                     }
-                    // Handshake events: not for the application.
-                    Poll::Ready(Some(Ok(_))) => continue,
-                    Poll::Ready(Some(Err(e))) => Err(e),
-                    Poll::Ready(None) => return Poll::Ready(None),
-                    Poll::Pending => return Poll::Pending,
-                };
-                return Poll::Ready(Some(message));
-            }
+                })
+            })
         })
     }
 
@@ -238,25 +232,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         side: Side,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Incoming, Error>>> {
-        self.with(side, cx, |inner, cx| {
-            if let Some(fragment) = inner.peeked.take() {
-                return Poll::Ready(Some(Ok(Incoming::Fragment(fragment))));
-            }
-            loop {
-                let incoming = match inner.poll_event(cx) {
-                    Poll::Ready(Some(Ok(Event::Message(message)))) => {
-                        Ok(Incoming::Message(message))
-                    }
-                    Poll::Ready(Some(Ok(Event::Fragment(fragment)))) => {
-                        Ok(Incoming::Fragment(fragment))
-                    }
-                    Poll::Ready(Some(Ok(_))) => continue,
-                    Poll::Ready(Some(Err(e))) => Err(e),
-                    Poll::Ready(None) => return Poll::Ready(None),
-                    Poll::Pending => return Poll::Pending,
-                };
-                return Poll::Ready(Some(incoming));
-            }
+        self.with(side, cx, |inner, cx| match inner.peeked.take() {
+            Some(fragment) => Poll::Ready(Some(Ok(Incoming::Fragment(fragment)))),
+            None => inner.poll_incoming(cx),
         })
     }
 
@@ -313,6 +291,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     fn clock(&mut self) -> Instant {
         self.now = clock();
         self.now
+    }
+
+    /// The next message or fragment for the application; the handshake's
+    /// events are not for it.
+    fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Incoming, Error>>> {
+        loop {
+            let incoming = match ready!(self.poll_event(cx)) {
+                Some(Ok(Event::Message(message))) => Ok(Incoming::Message(message)),
+                Some(Ok(Event::Fragment(fragment))) => Ok(Incoming::Fragment(fragment)),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => Err(e),
+                None => return Poll::Ready(None),
+            };
+            return Poll::Ready(Some(incoming));
+        }
     }
 
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Event, Error>>> {
