@@ -77,7 +77,7 @@ pub fn client<S: Transport>(
 fn finish_client<S: Transport>(mut ws: WebSocket<S>) -> Result<(WebSocket<S>, Response), Error> {
     loop {
         if let Event::Connected(response) = ws.handshake_event()? {
-            return Ok((ws, response));
+            return Ok((ws, *response));
         }
     }
 }
@@ -162,7 +162,7 @@ where
     S: Transport,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
-    let conn = Connection::server(config, seed()?, Instant::now())?;
+    let conn = Connection::server(config, Instant::now())?;
     let mut ws = WebSocket::new(stream, conn);
     let request = loop {
         if let Event::Request(request) = ws.handshake_event()? {

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rusty_socket_tokio::{accept_with, Accept, Config, Error};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use echo_loop::echo;
 
@@ -88,19 +88,25 @@ async fn serve(addr: SocketAddr, config: Config) -> Result<(), Box<dyn std::erro
                 continue;
             }
         };
-        let config = config.clone();
+        if let Err(e) = stream.set_nodelay(true) {
+            eprintln!("set_nodelay: {e}");
+        }
+        // `accept(stream)` with the configured handshake timeout. Boxed: its
+        // state is needed only until the handshake is done, and then it is
+        // freed rather than kept in every connection's task.
+        let handshake = Box::pin(accept_with(stream, config.clone(), |_| {
+            Ok(Accept::default())
+        }));
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, config).await {
+            let result = match handshake.await {
+                Ok(ws) => echo(ws).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
                 if !matches!(e, Error::AlreadyClosed) {
                     eprintln!("connection: {e}");
                 }
             }
         });
     }
-}
-
-async fn connection(stream: TcpStream, config: Config) -> Result<(), Error> {
-    stream.set_nodelay(true)?;
-    // `accept(stream)` with the configured handshake timeout.
-    echo(accept_with(stream, config, |_| Ok(Accept::default())).await?).await
 }

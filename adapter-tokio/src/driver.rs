@@ -8,7 +8,10 @@
 //!   ([`Connection::transmit_chunks`]) until the transport pushes back;
 //! - input (stream side only): one read straight into proto's receive buffer
 //!   ([`Connection::receive_buffer`]), then every event it produced is
-//!   handed out before the next read;
+//!   handed out before the next read; output waits until the transport has
+//!   no more input (or [`WRITE_EARLY`] bytes are pending), so that the
+//!   answers to a burst leave in one write, and an idle connection releases
+//!   its buffers ([`Connection::release_buffers`]);
 //! - time: one [`Sleep`] follows [`Connection::poll_timeout`]; when it fires,
 //!   [`Connection::handle_timeout`] runs.
 //!
@@ -44,6 +47,10 @@ use crate::Incoming;
 
 /// Most slices handed to one vectored write.
 const MAX_IOVECS: usize = 32;
+
+/// Output that is written before reading more, rather than once the
+/// transport has no more input.
+const WRITE_EARLY: usize = 64 << 10;
 
 /// Which side of the connection is polling.
 #[derive(Debug, Clone, Copy)]
@@ -125,7 +132,8 @@ pub(crate) struct Driver<S> {
 struct Inner<S> {
     io: S,
     conn: Connection,
-    /// The one timer; allocated the first time proto asks for a deadline.
+    /// The one timer: allocated when proto asks for a deadline, dropped
+    /// while it asks for none.
     timer: Option<Pin<Box<Sleep>>>,
     /// The deadline the timer is set to, if it is armed.
     armed: Option<Instant>,
@@ -342,18 +350,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 }
                 return Poll::Ready(Some(Ok(event)));
             }
-            match self.poll_write_out(cx) {
-                Poll::Ready(Ok(true)) => continue,
-                Poll::Ready(Ok(false)) | Poll::Pending => {}
-                Poll::Ready(Err(e)) => {
-                    self.fail_io(e);
-                    continue;
-                }
-            }
             if self.poll_timer(cx) {
                 continue;
             }
             if self.conn.wants_read() {
+                // Input first: the answers to everything the transport holds
+                // leave together, in one write, once it is drained. Output
+                // that piles up under a flood of input goes out early.
+                if self.conn.buffered_outgoing() >= WRITE_EARLY {
+                    if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+                        self.fail_io(e);
+                        continue;
+                    }
+                }
                 match self.poll_read_in(cx) {
                     Poll::Ready(Ok(())) => continue,
                     Poll::Ready(Err(e)) => {
@@ -363,6 +372,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                     Poll::Pending => {}
                 }
             }
+            match self.poll_write_out(cx) {
+                Poll::Ready(Ok(true)) => continue,
+                Poll::Ready(Ok(false)) | Poll::Pending => {}
+                Poll::Ready(Err(e)) => {
+                    self.fail_io(e);
+                    continue;
+                }
+            }
+            // Nothing to read, nothing to do: hold no buffer while waiting.
+            self.conn.release_buffers();
             return Poll::Pending;
         }
     }
@@ -442,6 +461,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// which then finds nothing due and re-arms.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(deadline) = self.conn.poll_timeout() else {
+            // No deadline (a connection without keepalive, once open): an
+            // idle connection holds no timer either.
+            self.timer = None;
+            self.armed = None;
             return false;
         };
         if self.armed.is_none_or(|armed| deadline < armed) {

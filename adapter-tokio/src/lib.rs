@@ -58,11 +58,14 @@
 //!
 //! There is no background task per connection: the `WebSocket` moves when
 //! it is polled. Receiving reads straight into the protocol's receive buffer
-//! (the only copy between the socket and a message), decodes, writes what
-//! the protocol owes the peer (pongs, the echo of a close) and fires the
-//! protocol's timers with Tokio's clock. Sending queues messages; a flush
-//! writes everything queued since the last one with vectored writes, large
-//! payloads by reference. **Timers (handshake, close, keepalive and idle
+//! (the only copy between the socket and a message), decodes, and fires the
+//! protocol's timers with Tokio's clock; once the socket has no more input,
+//! it writes everything queued (what the protocol owes the peer, pongs and
+//! the echo of a close, and messages sent without a flush), so that the
+//! answers to a burst of messages leave in one write. Sending queues
+//! messages; a flush writes everything queued since the last one with
+//! vectored writes, large payloads by reference. An idle connection holds
+//! no read or write buffer. **Timers (handshake, close, keepalive and idle
 //! timeouts) advance only while the connection is polled**, so keep
 //! receiving while it is open. Details, cancel safety and backpressure: see
 //! [`WebSocket`].
@@ -166,7 +169,7 @@ where
     let mut ws = WebSocket::new(stream, conn);
     loop {
         match ws.next_event().await {
-            Some(Ok(Event::Connected(response))) => return Ok((ws, response)),
+            Some(Ok(Event::Connected(response))) => return Ok((ws, *response)),
             Some(Ok(_)) => {}
             Some(Err(e)) => return Err(e),
             None => return Err(Error::AlreadyClosed),
@@ -221,7 +224,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
-    let conn = Connection::server(config, seed()?, now())?;
+    let conn = Connection::server(config, now())?;
     let mut ws = WebSocket::new(stream, conn);
     let request = loop {
         match ws.next_event().await {
@@ -233,6 +236,8 @@ where
     };
     let mut decision = callback(&request);
     let plain_http = !request.is_websocket() && decision.is_ok();
+    // Not kept across the awaits below: the future stays small.
+    drop(request);
     if plain_http {
         decision = Err(Reject::with_body(
             StatusCode::UPGRADE_REQUIRED,

@@ -65,22 +65,27 @@ use crate::Incoming;
 /// how much is queued.
 #[derive(Debug)]
 pub struct WebSocket<S> {
-    driver: Driver<S>,
+    /// Boxed: the futures that hold a `WebSocket` across an await (every
+    /// connection task's) stay a pointer wide instead of carrying a
+    /// kilobyte of state, once per nested future.
+    driver: Box<Driver<S>>,
 }
 
 impl<S> WebSocket<S> {
     pub(crate) fn new(io: S, conn: Connection) -> Self {
         WebSocket {
-            driver: Driver::new(io, conn),
+            driver: Box::new(Driver::new(io, conn)),
         }
     }
 
     pub(crate) fn into_driver(self) -> Driver<S> {
-        self.driver
+        *self.driver
     }
 
     pub(crate) fn from_driver(driver: Driver<S>) -> Self {
-        WebSocket { driver }
+        WebSocket {
+            driver: Box::new(driver),
+        }
     }
 
     /// The subprotocol agreed in the opening handshake, if any.

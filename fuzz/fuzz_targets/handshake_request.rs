@@ -16,7 +16,7 @@ use rusty_socket_proto_fuzz::split::split;
 
 fuzz_target!(|data: &[u8]| {
     let split = split(data);
-    let server = || Connection::server(handshake_config(), [2; 32], Instant::now()).unwrap();
+    let server = || Connection::server(handshake_config(), Instant::now()).unwrap();
     let whole = transcript(server(), &[split.whole]);
     let pieces = transcript(server(), &split.pieces);
     assert_eq!(whole, pieces);

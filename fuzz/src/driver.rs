@@ -218,7 +218,7 @@ impl<'a> Driver<'a> {
     /// the same read) and accepted it.
     pub fn server(input: &Input<'a>) -> Self {
         let config = input.limits.config();
-        let conn = Connection::server(config.clone(), [2; 32], Instant::now()).expect("config");
+        let conn = Connection::server(config.clone(), Instant::now()).expect("config");
         let mut driver = Driver::new(conn, config, input.tape, Wire::new(Role::Server, true));
         let mut read = REQUEST.to_vec();
         read.extend_from_slice(driver.take(input.eager.into()));

@@ -95,7 +95,9 @@ struct InMessage {
 pub struct Connection {
     role: Role,
     config: Config,
-    rng: ChaCha12Rng,
+    /// Makes the handshake key and the masking keys: clients only (a server
+    /// never masks), and boxed, so that a server connection stays small.
+    rng: Option<Box<ChaCha12Rng>>,
     phase: Phase,
     protocol: Option<String>,
     recv: BytesMut,
@@ -124,9 +126,10 @@ impl Connection {
         rng_seed: [u8; 32],
         now: Instant,
     ) -> Result<Self, ConfigError> {
-        let mut connection = Connection::new(Role::Client, config, rng_seed, now)?;
+        let mut rng = Box::new(ChaCha12Rng::from_seed(rng_seed));
         let mut key = [0; 16];
-        connection.rng.fill_bytes(&mut key);
+        rng.fill_bytes(&mut key);
+        let mut connection = Connection::new(Role::Client, config, Some(rng), now)?;
         let mut head = BytesMut::new();
         let pending = request.encode(key, &mut head);
         connection.out.push_head(&head);
@@ -135,8 +138,9 @@ impl Connection {
     }
 
     /// A server connection that waits for a client's request.
-    pub fn server(config: Config, rng_seed: [u8; 32], now: Instant) -> Result<Self, ConfigError> {
-        Connection::new(Role::Server, config, rng_seed, now)
+    /// It needs no randomness: a server never masks.
+    pub fn server(config: Config, now: Instant) -> Result<Self, ConfigError> {
+        Connection::new(Role::Server, config, None, now)
     }
 
     /// A connection whose opening handshake another HTTP implementation has
@@ -149,7 +153,8 @@ impl Connection {
         rng_seed: [u8; 32],
         now: Instant,
     ) -> Result<Self, ConfigError> {
-        let mut connection = Connection::new(role, config, rng_seed, now)?;
+        let rng = (role == Role::Client).then(|| Box::new(ChaCha12Rng::from_seed(rng_seed)));
+        let mut connection = Connection::new(role, config, rng, now)?;
         connection.open(now);
         Ok(connection)
     }
@@ -157,7 +162,7 @@ impl Connection {
     fn new(
         role: Role,
         config: Config,
-        rng_seed: [u8; 32],
+        rng: Option<Box<ChaCha12Rng>>,
         now: Instant,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
@@ -168,7 +173,7 @@ impl Connection {
         Ok(Connection {
             role,
             config,
-            rng: ChaCha12Rng::from_seed(rng_seed),
+            rng,
             phase: Phase::AwaitingRequest(RequestParser::default()),
             protocol: None,
             recv: BytesMut::new(),
@@ -241,6 +246,16 @@ impl Connection {
         self.recv.len() + self.message.as_ref().map_or(0, |m| m.assembled.len())
     }
 
+    /// Bytes of memory the connection holds in its buffers (capacity, not
+    /// content): the receive buffer, the outgoing queue and the event queue.
+    /// [`release_buffers`](Self::release_buffers) brings it to zero once
+    /// nothing waits in them.
+    pub fn buffer_capacity(&self) -> usize {
+        self.recv.capacity()
+            + self.out.capacity()
+            + self.events.capacity() * std::mem::size_of::<Event>()
+    }
+
     // ----- inputs -----
 
     /// Hands bytes received from the peer to the connection. Any split of the
@@ -269,6 +284,23 @@ impl Connection {
         };
         self.recv.reserve(wanted);
         &mut self.recv
+    }
+
+    /// Frees the buffers that hold nothing: the receive buffer when no bytes
+    /// wait in it, and the outgoing queue's when everything was written.
+    ///
+    /// Call it when the transport has nothing more to read for now: an idle
+    /// connection then holds no buffer at all (a server with many idle
+    /// clients pays for its connections, not for their buffers), and the next
+    /// [`receive_buffer`](Self::receive_buffer) allocates again.
+    pub fn release_buffers(&mut self) {
+        if self.recv.is_empty() {
+            self.recv = BytesMut::new();
+        }
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
+        self.out.release();
     }
 
     /// Processes what was appended to the [`receive_buffer`](Self::receive_buffer).
@@ -643,7 +675,7 @@ impl Connection {
                 self.recv.advance(len);
                 self.protocol = response.protocol().map(str::to_owned);
                 self.open(self.now);
-                self.events.push_back(Event::Connected(response));
+                self.events.push_back(Event::Connected(Box::new(response)));
                 Step::Continue
             }
             Err(error) => {
@@ -661,7 +693,8 @@ impl Connection {
             Ok(Decoded::Partial) => {}
             Ok(Decoded::Complete(request, len)) => {
                 self.recv.advance(len);
-                self.phase = Phase::AwaitingDecision(Box::new(request.clone()));
+                let request = Box::new(request);
+                self.phase = Phase::AwaitingDecision(request.clone());
                 self.events.push_back(Event::Request(request));
             }
             Err(error) => self.handshake_failed(error),
@@ -929,10 +962,11 @@ impl Connection {
     }
 
     fn header(&mut self, opcode: OpCode, fin: bool, len: usize) -> FrameHeader {
-        let mask = match self.role {
-            Role::Client => Some(self.rng.next_u32().to_ne_bytes()),
-            Role::Server => None,
-        };
+        // Only clients have a generator, and clients mask every frame.
+        let mask = self
+            .rng
+            .as_deref_mut()
+            .map(|rng| rng.next_u32().to_ne_bytes());
         FrameHeader {
             fin,
             rsv: 0,

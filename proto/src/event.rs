@@ -9,15 +9,18 @@ use crate::text::Utf8Bytes;
 
 /// Something that happened on the connection; drain them with
 /// [`Connection::poll_event`](crate::Connection::poll_event) after every input.
+///
+/// The handshake's request and response are boxed: they come once per
+/// connection, and an `Event` (moved out for every message) stays small.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Event {
     /// Server: a client asks to open a WebSocket (or sent a plain HTTP GET).
     /// Answer with [`Connection::accept`](crate::Connection::accept) or
     /// [`Connection::reject`](crate::Connection::reject).
-    Request(Request),
+    Request(Box<Request>),
     /// Client: the server accepted; the connection is open.
-    Connected(Response),
+    Connected(Box<Response>),
     /// A message or control frame from the peer. Pings are answered already
     /// (unless `Config::auto_pong` is off); a close is answered already.
     Message(Message),

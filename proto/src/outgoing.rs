@@ -69,6 +69,15 @@ impl Outgoing {
         self.len == 0
     }
 
+    /// Bytes of memory held: the capacity of the buffers that frames are
+    /// copied into, and the payloads queued by reference.
+    pub(crate) fn capacity(&self) -> usize {
+        self.control.capacity()
+            + self.tail.capacity()
+            + self.current.len()
+            + self.data.iter().map(Chunk::len).sum::<usize>()
+    }
+
     /// Bytes of control frames waiting to be written.
     pub(crate) fn control_len(&self) -> usize {
         self.control.len()
@@ -119,6 +128,13 @@ impl Outgoing {
             body: frame,
         };
         self.data.push_back(chunk);
+    }
+
+    /// Frees the buffers if nothing waits in them.
+    pub(crate) fn release(&mut self) {
+        if self.is_empty() {
+            *self = Outgoing::default();
+        }
     }
 
     /// Drops everything: the transport is gone or the connection gave up.

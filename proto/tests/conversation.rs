@@ -427,3 +427,40 @@ fn keepalive_pings_do_not_pile_up_for_a_peer_that_never_reads() {
         "one unanswered ping, not ten"
     );
 }
+
+#[test]
+fn an_idle_connection_releases_its_buffers_but_keeps_a_partial_frame() {
+    let mut pair = Pair::open();
+    for side in [Role::Client, Role::Server] {
+        let now = pair.now;
+        let conn = pair.side(side);
+        conn.send(now, Message::Binary(Bytes::from(vec![5u8; 100])))
+            .unwrap();
+        // Received bytes sit in a reserved receive buffer, as a transport
+        // reading into `receive_buffer` leaves them.
+        conn.receive_buffer();
+    }
+    pair.pump();
+    assert_eq!(messages(&pair.server_events).len(), 1);
+    assert_eq!(messages(&pair.client_events).len(), 1);
+    for side in [Role::Client, Role::Server] {
+        let conn = pair.side(side);
+        conn.receive_buffer();
+        assert!(conn.buffer_capacity() > 0);
+        conn.release_buffers();
+        assert_eq!(conn.buffer_capacity(), 0, "{side:?}");
+    }
+
+    // Half a frame waits for the rest: its bytes are kept.
+    let frame = [0x82, 0x84, 1, 2, 3, 4, 0xAA, 0xBB];
+    pair.server.handle_read(pair.now, &frame[..5]);
+    assert_eq!(pair.server.poll_event().map(|_| ()), None);
+    pair.server.release_buffers();
+    assert!(pair.server.buffer_capacity() >= 5);
+    pair.server.handle_read(pair.now, &frame[5..]);
+    pair.server.handle_read(pair.now, &[0xAF, 0xBF]);
+    let Some(Event::Message(Message::Binary(data))) = pair.server.poll_event() else {
+        panic!("the frame completed after a release is delivered");
+    };
+    assert_eq!(&data[..], &[0xAB, 0xB9, 0xAC, 0xBB]);
+}

@@ -491,16 +491,13 @@ fn run(case: &Case) -> Result<(), String> {
             let now = pair.now;
             let side = std::mem::replace(
                 pair.side(case.side),
-                Connection::server(Config::default(), [0; 32], now).unwrap(),
+                Connection::server(Config::default(), now).unwrap(),
             );
             (side, now)
         }
         Expect::Status(_) => {
             let now = std::time::Instant::now();
-            (
-                Connection::server(Config::default(), [0; 32], now).unwrap(),
-                now,
-            )
+            (Connection::server(Config::default(), now).unwrap(), now)
         }
         Expect::Response(_) => {
             let now = std::time::Instant::now();
@@ -603,7 +600,7 @@ fn oversized_frame_is_refused_before_its_payload_arrives() {
 #[test]
 fn plain_http_get_is_reported_not_refused() {
     let now = std::time::Instant::now();
-    let mut server = Connection::server(Config::default(), [0; 32], now).unwrap();
+    let mut server = Connection::server(Config::default(), now).unwrap();
     server.handle_read(now, &request(&["GET / HTTP/1.1", "Host: a"]));
     let Some(Event::Request(request)) = server.poll_event() else {
         panic!("expected the request");

@@ -90,7 +90,7 @@ fn transmitted(connection: &mut Connection) -> Vec<u8> {
 fn stream_for(sender: Role, ops: &[Op], close: &Option<CloseFrame>, now: Instant) -> Vec<u8> {
     let request = ClientRequest::new("ws://example.com/x").unwrap();
     let mut client = Connection::client(&request, Config::default(), [1; 32], now).unwrap();
-    let mut server = Connection::server(Config::default(), [2; 32], now).unwrap();
+    let mut server = Connection::server(Config::default(), now).unwrap();
     let request_bytes = transmitted(&mut client);
     server.handle_read(now, &request_bytes);
     while let Some(event) = server.poll_event() {
@@ -134,7 +134,7 @@ fn receive(
     now: Instant,
 ) -> (Vec<String>, Vec<u8>) {
     let mut connection = match receiver {
-        Role::Server => Connection::server(config, [2; 32], now).unwrap(),
+        Role::Server => Connection::server(config, now).unwrap(),
         Role::Client => {
             let request = ClientRequest::new("ws://example.com/x").unwrap();
             Connection::client(&request, config, [1; 32], now).unwrap()
@@ -233,7 +233,7 @@ proptest! {
         let stream = stream_for(Role::Client, &ops, &None, now);
         let mut config = Config::default();
         config.streaming = true;
-        let mut server = Connection::server(config, [2; 32], now).unwrap();
+        let mut server = Connection::server(config, now).unwrap();
         let mut messages: Vec<Vec<u8>> = Vec::new();
         let mut rest = &stream[..];
         for size in chunks.iter().cycle() {

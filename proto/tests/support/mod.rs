@@ -34,7 +34,7 @@ impl Pair {
         let now = Instant::now();
         Pair {
             client: Connection::client(&request, client_config, [1; 32], now).unwrap(),
-            server: Connection::server(server_config, [2; 32], now).unwrap(),
+            server: Connection::server(server_config, now).unwrap(),
             now,
             client_events: Vec::new(),
             server_events: Vec::new(),
