@@ -725,16 +725,17 @@ impl Connection {
             let fresh = (self.recv.len() - frame.held)
                 .min(usize::try_from(remaining).unwrap_or(usize::MAX));
             if fresh > 0 {
-                let piece = &mut self.recv[frame.held..frame.held + fresh];
-                if let Some(key) = frame.header.mask {
-                    apply_mask(piece, key, frame.processed as usize);
-                }
-                if self
+                let text = self
                     .message
                     .as_ref()
                     .is_some_and(|m| m.kind == MessageKind::Text)
-                    && !frame.header.opcode.is_control()
-                {
+                    && !frame.header.opcode.is_control();
+                let piece = &mut self.recv[frame.held..frame.held + fresh];
+                let offset = frame.processed as usize;
+                if let Some(key) = frame.header.mask {
+                    apply_mask(piece, key, offset);
+                }
+                if text {
                     self.utf8
                         .feed(piece)
                         .map_err(|_| ProtocolError::InvalidUtf8)?;

@@ -41,13 +41,15 @@ impl Utf8Validator {
                 Err(_) => return Err(InvalidUtf8),
             }
         }
-        if simdutf8::basic::from_utf8(piece).is_ok() {
-            return Ok(());
+        // A piece cut inside a character: validate up to the cut at full
+        // speed, and keep the start of the character for the next piece.
+        let (whole, tail) = piece.split_at(complete_prefix_len(piece));
+        if simdutf8::basic::from_utf8(whole).is_err() {
+            return Err(InvalidUtf8);
         }
-        match simdutf8::compat::from_utf8(piece) {
+        match std::str::from_utf8(tail) {
             Ok(_) => Ok(()),
             Err(e) if e.error_len().is_none() => {
-                let tail = &piece[e.valid_up_to()..];
                 self.partial[..tail.len()].copy_from_slice(tail);
                 self.partial_len = tail.len() as u8;
                 Ok(())
@@ -69,8 +71,23 @@ impl Utf8Validator {
     }
 }
 
-/// The length of the character that starts with `lead`. Only called on a lead
-/// byte that `from_utf8` accepted as the start of an incomplete character.
+/// The length of `piece` without a character cut off at its end: the bytes
+/// from the last lead byte on, if there are fewer of them than it announces.
+/// (Whether those bytes are valid is checked separately.)
+fn complete_prefix_len(piece: &[u8]) -> usize {
+    let len = piece.len();
+    for back in 1..=len.min(3) {
+        let byte = piece[len - back];
+        if byte & 0xC0 != 0x80 {
+            let width = if byte >= 0xC0 { char_width(byte) } else { 1 };
+            return if width > back { len - back } else { len };
+        }
+    }
+    len
+}
+
+/// The length of the character that starts with the lead byte `lead`
+/// (0xC0 and up; invalid leads are caught by the validation).
 fn char_width(lead: u8) -> usize {
     match lead {
         0xF0..=0xFF => 4,
