@@ -17,6 +17,7 @@ pub mod echo;
 pub mod error;
 pub mod fanout;
 pub mod frame;
+pub mod goals;
 pub mod handshake;
 pub mod histogram;
 pub mod idle;

@@ -28,6 +28,17 @@ impl Utf8Bytes {
         simdutf8::basic::from_utf8(&self.0).expect("Utf8Bytes holds UTF-8 by construction")
     }
 
+    /// The length in bytes. (Through `Deref`, `len` would go by
+    /// [`as_str`](Self::as_str) and check the text again.)
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The text's bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0

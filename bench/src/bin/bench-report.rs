@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rusty_socket_bench::record::Entry;
-use rusty_socket_bench::{report, svg};
+use rusty_socket_bench::{goals, report, svg};
 
 /// Summarise a benchmark run: medians, within-round ratios, chart.
 #[derive(Debug, Parser)]
@@ -39,7 +39,8 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let summary = report::summarize(&entries);
-    let markdown = report::markdown(&summary, &args.note);
+    let mut markdown = report::markdown(&summary, &args.note);
+    markdown.push_str(&goals::markdown(&goals::check(&summary)));
     std::fs::write(&args.markdown, &markdown)
         .map_err(|e| format!("writing {}: {e}", args.markdown.display()))?;
     std::fs::write(&args.svg, svg::chart(&summary))
