@@ -24,10 +24,6 @@ use crate::frame::{write_frame, FrameHeader, MAX_HEADER_LEN};
 /// queued by reference. Copying is cheaper than an extra iovec below it.
 const COPY_THRESHOLD: usize = 4096;
 
-/// The room an empty `tail` takes at once, so that a burst of small frames
-/// does not grow it by a chain of reallocations.
-const TAIL_START: usize = 4096;
-
 /// A stretch of queued bytes that ends at a frame boundary.
 #[derive(Debug, Default)]
 struct Chunk {
@@ -107,9 +103,6 @@ impl Outgoing {
 
     /// Queues a data frame (or a close that must follow the data) in order.
     pub(crate) fn push_data(&mut self, header: FrameHeader, payload: &Bytes) {
-        if self.tail.capacity() == 0 {
-            self.tail.reserve(TAIL_START);
-        }
         let before = self.tail.len();
         if header.mask.is_some() || payload.len() <= COPY_THRESHOLD {
             write_frame(&mut self.tail, header, payload);
