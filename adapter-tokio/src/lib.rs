@@ -236,8 +236,6 @@ where
     };
     let mut decision = callback(&request);
     let plain_http = !request.is_websocket() && decision.is_ok();
-    // Not kept across the awaits below: the future stays small.
-    drop(request);
     if plain_http {
         decision = Err(Reject::with_body(
             StatusCode::UPGRADE_REQUIRED,
