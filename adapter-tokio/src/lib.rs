@@ -142,6 +142,8 @@ pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
 /// status and headers.
 ///
 /// The TCP connection has `TCP_NODELAY` set: messages leave when flushed.
+/// The opening handshake timeout also bounds the TCP connect: a host that
+/// never answers gives an [`io::ErrorKind::TimedOut`] error.
 pub async fn connect_with(
     request: ClientRequest,
     config: Config,
@@ -149,10 +151,25 @@ pub async fn connect_with(
     if request.is_tls() {
         return Err(Error::TlsUnsupported);
     }
-    config.validate()?;
-    let stream = TcpStream::connect((request.host(), request.port())).await?;
+    // The handshake's deadline starts here, before the TCP connect.
+    let conn = Connection::client(&request, config, seed()?, now())?;
+    let connecting = TcpStream::connect((request.host(), request.port()));
+    let stream = match conn.poll_timeout() {
+        Some(deadline) => {
+            let deadline = tokio::time::Instant::from_std(deadline);
+            tokio::time::timeout_at(deadline, connecting)
+                .await
+                .map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the opening handshake timed out while connecting",
+                    )
+                })??
+        }
+        None => connecting.await?,
+    };
     stream.set_nodelay(true)?;
-    connect_on(stream, &request, config).await
+    client_handshake(WebSocket::new(stream, conn)).await
 }
 
 /// Runs the client's opening handshake for `request` over a transport that
@@ -166,7 +183,14 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let conn = Connection::client(request, config, seed()?, now())?;
-    let mut ws = WebSocket::new(stream, conn);
+    client_handshake(WebSocket::new(stream, conn)).await
+}
+
+/// Drives a client connection until the server's response.
+async fn client_handshake<S>(mut ws: WebSocket<S>) -> Result<(WebSocket<S>, Response), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     loop {
         match ws.next_event().await {
             Some(Ok(Event::Connected(response))) => return Ok((ws, *response)),

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::{server, within};
 use rusty_socket_tokio::{
-    accept_with, connect, from_raw, Accept, CloseCode, CloseReason, Config, Error, Message, Role,
-    Timer,
+    accept_with, connect, connect_with, from_raw, Accept, ClientRequest, CloseCode, CloseReason,
+    Config, Error, Message, Role, Timer,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -193,6 +193,45 @@ async fn a_client_that_sends_nothing_is_dropped_after_the_handshake_timeout() {
         let mut buf = [0; 16];
         let n = client.read(&mut buf).await.unwrap_or(0);
         assert_eq!(n, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connecting_to_a_server_that_never_answers_is_bounded_by_the_handshake_timeout() {
+    within(async {
+        // A listener that never accepts, its accept queue filled: Linux then
+        // drops the SYNs of further connects, which hang in SYN_SENT.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(1).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut queued = Vec::new();
+        let filled = loop {
+            assert!(queued.len() < 16, "the accept queue never filled up");
+            let attempt = tokio::net::TcpStream::connect(addr);
+            match tokio::time::timeout(Duration::from_millis(200), attempt).await {
+                Ok(stream) => queued.push(stream.unwrap()),
+                Err(_) => break true,
+            }
+        };
+        assert!(filled);
+
+        let request = ClientRequest::new(&format!("ws://{addr}/")).unwrap();
+        let mut config = Config::default();
+        config.handshake_timeout = Some(Duration::from_millis(300));
+        let start = Instant::now();
+        let result = connect_with(request, config).await.map(|_| ());
+        let elapsed = start.elapsed();
+        let Err(Error::Io(e)) = &result else {
+            panic!("expected a timeout while connecting, got {result:?}");
+        };
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+        assert!(
+            elapsed < Duration::from_secs(2),
+            "gave up after {elapsed:?}"
+        );
+        drop(listener);
     })
     .await;
 }
