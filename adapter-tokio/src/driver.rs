@@ -532,27 +532,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         loop {
-            let empty = match self.check_open().and_then(|()| self.push_stash()) {
-                Ok(empty) => empty,
-                Err(e) => return Poll::Ready(Err(e)),
-            };
+            self.check_open()?;
+            let empty = self.push_stash()?;
             if empty && self.conn.buffered_outgoing() < self.conn.config().max_outgoing_buffer {
                 return Poll::Ready(Ok(()));
             }
-            match self.poll_write_out(cx) {
-                Poll::Ready(Ok(_)) => continue,
-                Poll::Ready(Err(e)) => {
-                    let copy = copy_io(&e);
-                    self.fail_io(e);
-                    return Poll::Ready(Err(Error::Io(copy)));
-                }
-                Poll::Pending => {
-                    if self.poll_timer(cx) {
-                        continue;
-                    }
-                    return Poll::Pending;
-                }
-            }
+            ready!(self.poll_drain(cx))?;
         }
     }
 
@@ -573,25 +558,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             if let Some(e) = &self.io_error {
                 return Poll::Ready(Err(Error::Io(copy_io(e))));
             }
-            let empty = match self.push_stash() {
-                Ok(empty) => empty,
-                Err(e) => return Poll::Ready(Err(e)),
-            };
-            match self.poll_write_out(cx) {
-                Poll::Ready(Ok(_)) if empty => return Poll::Ready(Ok(())),
-                Poll::Ready(Ok(_)) => continue,
-                Poll::Ready(Err(e)) => {
-                    let copy = copy_io(&e);
-                    self.fail_io(e);
-                    return Poll::Ready(Err(Error::Io(copy)));
-                }
-                Poll::Pending => {
-                    if self.poll_timer(cx) {
-                        continue;
-                    }
-                    return Poll::Pending;
-                }
+            let empty = self.push_stash()?;
+            if ready!(self.poll_drain(cx))? && empty {
+                return Poll::Ready(Ok(()));
             }
+        }
+    }
+
+    /// One step of the sink side waiting on the transport: writes out what
+    /// is queued. `Ok(true)` once all of it is written, `Ok(false)` if the
+    /// transport is full but a timer fired (look again); a write error ends
+    /// the connection and is returned.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, Error>> {
+        match self.poll_write_out(cx) {
+            Poll::Ready(Ok(_)) => Poll::Ready(Ok(true)),
+            Poll::Ready(Err(e)) => {
+                let copy = copy_io(&e);
+                self.fail_io(e);
+                Poll::Ready(Err(Error::Io(copy)))
+            }
+            Poll::Pending if self.poll_timer(cx) => Poll::Ready(Ok(false)),
+            Poll::Pending => Poll::Pending,
         }
     }
 
