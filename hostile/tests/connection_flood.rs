@@ -12,7 +12,8 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{report, serial, upgrade_request, wait_until, Honest, Raw, Server, TIMEOUT};
+use common::{report, serial, upgrade_request, Honest, Raw, Server, TIMEOUT};
+use rusty_socket_test_support::wait_until;
 
 const MAX_CONNECTIONS: usize = 16;
 const FLOOD: usize = 200;

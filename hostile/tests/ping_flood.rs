@@ -297,7 +297,7 @@ fn flooder_stays(mut server: Server) {
         flood.stopped
     );
     let stalled = Instant::now();
-    let dropped = common::wait_until(Duration::from_secs(12), || {
+    let dropped = rusty_socket_test_support::wait_until(Duration::from_secs(12), || {
         server
             .logs()
             .lines()

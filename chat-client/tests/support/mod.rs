@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use rexpect::process::WaitStatus;
 use rexpect::session::PtySession;
+use rusty_socket_test_support::{cargo_build, wait_child};
 
 /// The bound of every single wait for output.
 pub const WAIT: Duration = Duration::from_secs(15);
@@ -25,51 +26,16 @@ pub const CLIENT: &str = env!("CARGO_BIN_EXE_chat-client");
 
 /// The `chat-server` binary, built (or found up to date) once per test run
 /// with the same cargo, profile and target directory as this test.
-///
-/// A binary of another package has no `CARGO_BIN_EXE_` variable, hence the
-/// nested `cargo build`; cargo holds no lock while tests run, and when the
-/// server is already built it only checks that it is fresh.
 /// `CHAT_SERVER_BIN` overrides it.
 pub fn chat_server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        if let Some(path) = std::env::var_os("CHAT_SERVER_BIN") {
-            return PathBuf::from(path);
-        }
-        let client = Path::new(CLIENT);
-        let profile_dir = client
-            .parent()
-            .expect("the binary is in a profile directory");
-        let target_dir = profile_dir
-            .parent()
-            .expect("profile directory in a target dir");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "chat-server",
-                "--bin",
-                "chat-server",
-            ])
-            .env("CARGO_TARGET_DIR", target_dir)
-            .stdin(Stdio::null());
-        // The profile directory is named after the profile, except `dev`'s.
-        match profile_dir.file_name().and_then(|name| name.to_str()) {
-            Some("debug") | None => {}
-            Some(profile) => {
-                build.args(["--profile", profile]);
-            }
-        }
-        let status = wait_child(build.spawn().expect("run cargo"), Duration::from_secs(300))
-            .expect("`cargo build -p chat-server` finished within 300 s");
-        assert!(
-            status.success(),
-            "`cargo build -p chat-server` failed: {status}"
-        );
-        client.with_file_name(format!("chat-server{}", std::env::consts::EXE_SUFFIX))
+    BINARY.get_or_init(|| match std::env::var_os("CHAT_SERVER_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => cargo_build(
+            &["-p", "chat-server", "--bin", "chat-server"],
+            "chat-server",
+            Duration::from_secs(300),
+        ),
     })
 }
 
@@ -123,7 +89,7 @@ impl ChatServer {
 impl Drop for ChatServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
-        let _ = wait_child_mut(&mut self.child, WAIT);
+        let _ = wait_child(&mut self.child, WAIT);
     }
 }
 
@@ -341,7 +307,7 @@ pub fn run_piped(args: &[&str], stdin: &str) -> Output {
         let _ = stderr.read_to_end(&mut text);
         text
     });
-    let status = wait_child(child, WAIT).expect("the piped client exits in time");
+    let status = wait_child(&mut child, WAIT).expect("the piped client exits in time");
     Output {
         status,
         stdout: out.join().expect("stdout reader"),
@@ -355,25 +321,4 @@ pub fn output_lines(bytes: &[u8]) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
-}
-
-// ----- bounded waits for child processes -----
-
-fn wait_child(mut child: Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    wait_child_mut(&mut child, limit)
-}
-
-fn wait_child_mut(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
 }

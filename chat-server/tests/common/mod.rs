@@ -3,13 +3,12 @@
 
 #![allow(dead_code)] // each test binary uses a part of this
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
+
+use rusty_socket_test_support::ServerProcess;
 
 use rusty_socket_std::http::header::ORIGIN;
 use rusty_socket_std::http::HeaderValue;
@@ -21,53 +20,24 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// A running `chat-server`; killed when dropped (its log is printed if the
 /// test is failing).
 pub struct Server {
-    child: Child,
+    process: ServerProcess,
     pub addr: SocketAddr,
-    logs: Arc<Mutex<String>>,
 }
 
 impl Server {
     /// Starts the server with `args` (plus `--addr 127.0.0.1:0`) and waits
     /// for its "listening on ADDR" line.
     pub fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chat-server"));
+        command
             .args(["--addr", "127.0.0.1:0"])
             .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start chat-server");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let logs = Arc::new(Mutex::new(String::new()));
-        let (found, listening) = mpsc::channel();
-        {
-            let logs = Arc::clone(&logs);
-            // Keeps draining, so that a chatty server never blocks on a
-            // full pipe.
-            thread::spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    if let Some(addr) = listening_addr(&line) {
-                        let _ = found.send(addr);
-                    }
-                    let mut logs = logs.lock().unwrap_or_else(|e| e.into_inner());
-                    logs.push_str(&line);
-                    logs.push('\n');
-                }
-            });
+            .env("RUST_LOG", "info");
+        let process = ServerProcess::spawn("chat-server", command, TIMEOUT);
+        Server {
+            addr: process.addr,
+            process,
         }
-        let addr = match listening.recv_timeout(TIMEOUT) {
-            Ok(addr) => addr,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let logs = logs.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                panic!("chat-server did not announce its address; its log:\n{logs}");
-            }
-        };
-        Server { child, addr, logs }
     }
 
     /// `ws://ADDR/`.
@@ -77,16 +47,12 @@ impl Server {
 
     /// The log so far.
     pub fn logs(&self) -> String {
-        self.logs.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.process.logs()
     }
 
     /// Waits until the log has a line containing every one of `needles`.
     pub fn wait_for_log(&self, needles: &[&str]) -> bool {
-        wait_until(|| {
-            self.logs()
-                .lines()
-                .any(|line| needles.iter().all(|n| line.contains(n)))
-        })
+        self.process.wait_for_log(needles, TIMEOUT)
     }
 
     /// `GET /stats`, parsed.
@@ -114,62 +80,25 @@ impl Server {
 
     /// The process id, to signal it.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
-    /// Sends SIGTERM (with `kill`, to need no libc here) and waits for the
-    /// process to exit.
+    /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
+        self.process.signal_term();
         self.wait_exit(TIMEOUT)
             .expect("chat-server exits after SIGTERM")
     }
 
     /// Waits for the process to exit, at most `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        None
+        self.process.wait_exit(timeout)
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if thread::panicking() {
-            eprintln!("--- chat-server log ---\n{}", self.logs());
-        }
-    }
-}
-
-/// The address in a "listening on ADDR ..." log line.
-fn listening_addr(line: &str) -> Option<SocketAddr> {
-    let rest = &line[line.find("listening on ")? + "listening on ".len()..];
-    rest.split_whitespace().next()?.parse().ok()
-}
-
-/// Polls `condition` every 20 ms for at most [`TIMEOUT`].
-pub fn wait_until(mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
+/// Polls `condition` for at most [`TIMEOUT`].
+pub fn wait_until(condition: impl FnMut() -> bool) -> bool {
+    rusty_socket_test_support::wait_until(TIMEOUT, condition)
 }
 
 /// A plain HTTP response.

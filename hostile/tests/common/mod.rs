@@ -8,10 +8,10 @@
 
 use std::fmt;
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -19,6 +19,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use rusty_socket_std::{Config, Message};
+use rusty_socket_test_support::{cargo_build, ServerProcess};
 
 /// The bound of every single wait (a response, a close, a server start).
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,35 +69,30 @@ struct Binaries {
 
 /// Builds (or finds up to date) `chat-server` and the `echo_server`
 /// example once per test binary, with the same cargo, profile and target
-/// directory as this test: a binary of another package has no
-/// `CARGO_BIN_EXE_` variable (chat-client's tests do the same, with the same
-/// command for chat-server, so that both find the same build). Cargo holds
-/// no lock while tests run. `CHAT_SERVER_BIN` and `ECHO_SERVER_BIN`
-/// override them.
+/// directory as this test (chat-client's tests build chat-server with the
+/// same command, so that both find the same build). `CHAT_SERVER_BIN` and
+/// `ECHO_SERVER_BIN` override them.
 fn binaries() -> &'static Binaries {
     static BINARIES: OnceLock<Binaries> = OnceLock::new();
     BINARIES.get_or_init(|| {
-        // This test runs as TARGET/PROFILE/deps/NAME-HASH.
-        let me = std::env::current_exe().expect("the test's own path");
-        let deps = me.parent().expect("the test is in a deps directory");
-        let profile_dir = deps.parent().expect("deps is in a profile directory");
-        let exe = std::env::consts::EXE_SUFFIX;
+        let build = Duration::from_secs(900);
         let chat = std::env::var_os("CHAT_SERVER_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
-                cargo_build(profile_dir, &["-p", "chat-server", "--bin", "chat-server"]);
-                profile_dir.join(format!("chat-server{exe}"))
+                cargo_build(
+                    &["-p", "chat-server", "--bin", "chat-server"],
+                    "chat-server",
+                    build,
+                )
             });
         let echo = std::env::var_os("ECHO_SERVER_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
-                cargo_build(
-                    profile_dir,
+                let built = cargo_build(
                     &["-p", "rusty-socket-tokio", "--example", "echo_server"],
+                    "examples/echo_server",
+                    build,
                 );
-                let built = profile_dir
-                    .join("examples")
-                    .join(format!("echo_server{exe}"));
                 // rusty-socket-std has an example of the same name, and both
                 // land on this path (cargo warns of the collision); the build
                 // just made puts the Tokio one back. Make sure.
@@ -114,56 +110,6 @@ fn binaries() -> &'static Binaries {
             });
         Binaries { chat, echo }
     })
-}
-
-/// `cargo build --quiet ARGS` into the target directory and profile of
-/// `profile_dir`.
-fn cargo_build(profile_dir: &Path, args: &[&str]) {
-    let target_dir = profile_dir
-        .parent()
-        .expect("the profile directory is in a target directory");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .args(["build", "--quiet"])
-        .args(args)
-        .env("CARGO_TARGET_DIR", target_dir)
-        .stdin(Stdio::null());
-    // The profile directory is named after the profile, except `dev`'s.
-    match profile_dir.file_name().and_then(|name| name.to_str()) {
-        Some("debug") | None => {}
-        Some(profile) => {
-            build.args(["--profile", profile]);
-        }
-    }
-    let mut child = build.spawn().expect("run cargo build");
-    let status = wait_child(&mut child, Duration::from_secs(900)).unwrap_or_else(|| {
-        panic!(
-            "`cargo build {}` did not finish within 900 s",
-            args.join(" ")
-        )
-    });
-    assert!(
-        status.success(),
-        "`cargo build {}` failed: {status}",
-        args.join(" ")
-    );
-}
-
-/// Waits for `child` to exit, at most `timeout`; kills it if it does not.
-fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Which server runs.
@@ -187,16 +133,10 @@ impl fmt::Display for Kind {
 /// A running server on a free loopback port; killed when dropped (its log
 /// is printed if the test is failing).
 pub struct Server {
-    child: Child,
+    process: ServerProcess,
     pub kind: Kind,
-    /// The kind, and the runtime if not the default.
-    name: String,
     pub addr: SocketAddr,
-    logs: Arc<Mutex<String>>,
 }
-
-/// The most log kept per server (the rest is dropped, not buffered).
-const MAX_LOG: usize = 1 << 20;
 
 impl Server {
     /// The tokio echo server with extra `args`.
@@ -215,62 +155,25 @@ impl Server {
             .env("RUST_LOG", "info");
         let mut server = Server::spawn(Kind::Chat, command);
         if let Some(at) = args.iter().position(|a| *a == "--runtime") {
-            server.name = format!("chat-server --runtime {}", args[at + 1]);
+            let name = format!("chat-server --runtime {}", args[at + 1]);
+            server.process.rename(name);
         }
         server
     }
 
     /// Starts `command` and waits for its "listening on ADDR" line.
-    fn spawn(kind: Kind, mut command: Command) -> Server {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {kind}: {e}"));
-        let stderr = child.stderr.take().expect("piped stderr");
-        let logs = Arc::new(Mutex::new(String::new()));
-        let (found, listening) = mpsc::channel();
-        {
-            let logs = Arc::clone(&logs);
-            // Keeps draining, so that a chatty server never blocks on a
-            // full pipe.
-            thread::spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    if let Some(addr) = listening_addr(&line) {
-                        let _ = found.send(addr);
-                    }
-                    let mut logs = logs.lock().unwrap_or_else(|e| e.into_inner());
-                    if logs.len() < MAX_LOG {
-                        logs.push_str(&line);
-                        logs.push('\n');
-                    }
-                }
-            });
-        }
-        let addr = match listening.recv_timeout(TIMEOUT) {
-            Ok(addr) => addr,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let logs = logs.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                panic!("{kind} did not announce its address; its log:\n{logs}");
-            }
-        };
-        assert!(addr.ip().is_loopback(), "{kind} listens on {addr}");
+    fn spawn(kind: Kind, command: Command) -> Server {
+        let process = ServerProcess::spawn(&kind.to_string(), command, TIMEOUT);
         Server {
-            child,
             kind,
-            name: kind.to_string(),
-            addr,
-            logs,
+            addr: process.addr,
+            process,
         }
     }
 
     /// The kind, and the runtime if not the default (for messages).
     pub fn name(&self) -> String {
-        self.name.clone()
+        self.process.name().to_string()
     }
 
     /// `ws://ADDR/`.
@@ -279,26 +182,22 @@ impl Server {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// The log so far.
     pub fn logs(&self) -> String {
-        self.logs.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.process.logs()
     }
 
     /// Waits until the log has a line containing every one of `needles`.
     pub fn wait_for_log(&self, needles: &[&str]) -> bool {
-        wait_until(TIMEOUT, || {
-            self.logs()
-                .lines()
-                .any(|line| needles.iter().all(|n| line.contains(n)))
-        })
+        self.process.wait_for_log(needles, TIMEOUT)
     }
 
     /// Whether the process still runs (an attack must not crash it).
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.process.is_running()
     }
 
     /// Asserts the server survived.
@@ -345,37 +244,6 @@ impl Server {
         self.stats()[name]
             .as_u64()
             .unwrap_or_else(|| panic!("/stats has no number {name}"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if thread::panicking() {
-            eprintln!("--- {} log ---\n{}", self.name, self.logs());
-        }
-    }
-}
-
-/// The address in a "listening on ADDR" or "listening on ws://ADDR" line.
-fn listening_addr(line: &str) -> Option<SocketAddr> {
-    let rest = &line[line.find("listening on ")? + "listening on ".len()..];
-    let rest = rest.strip_prefix("ws://").unwrap_or(rest);
-    rest.split_whitespace().next()?.parse().ok()
-}
-
-/// Polls `condition` every 10 ms for at most `timeout`.
-pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(10));
     }
 }
 
