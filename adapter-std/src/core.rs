@@ -134,7 +134,7 @@ impl Core {
         }
     }
 
-    /// The transport failed: the connection ends as at an EOF, and the error
+    /// The transport failed: the connection ends at once, and the error
     /// is reported as its reason, unless the closing handshake had begun:
     /// then proto's reason stands (a peer that resets the connection after
     /// the close frames were exchanged has closed cleanly).
@@ -145,7 +145,7 @@ impl Core {
         if self.conn.state() != State::Closing {
             self.io_error = Some(io::Error::new(error.kind(), error.to_string()));
         }
-        self.conn.handle_eof();
+        self.conn.handle_reset();
     }
 
     /// The error for a refused command.
@@ -183,7 +183,7 @@ impl Core {
     ) -> Result<Input, Error> {
         match result {
             Ok(0) => {
-                self.conn.handle_eof();
+                self.conn.handle_eof(Instant::now());
                 Ok(Input::Abrupt)
             }
             Ok(n) => {

@@ -150,7 +150,7 @@ impl<S: Transport> WebSocket<S> {
     /// Queues a message without writing it out (see [`flush`](Self::flush)),
     /// except to make room when the queue is full.
     pub fn write(&mut self, message: Message) -> Result<(), Error> {
-        self.command(|conn, now| conn.send(now, message.clone()))
+        self.command(|conn, now| conn.send(now, &message))
     }
 
     /// Sends one fragment of a message and writes it out: the first gives the
@@ -164,21 +164,21 @@ impl<S: Transport> WebSocket<S> {
         fin: bool,
     ) -> Result<(), Error> {
         let data = data.into();
-        self.command(|conn, _| conn.send_fragment(kind, data.clone(), fin))?;
+        self.command(|conn, now| conn.send_fragment(now, kind, &data, fin))?;
         self.flush()
     }
 
     /// Sends a message prepared once for many connections (a server's
     /// broadcast: the same bytes are queued on each) and writes it out.
     pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
-        self.command(|conn, _| conn.send_prepared(message))?;
+        self.command(|conn, now| conn.send_prepared(now, message))?;
         self.flush()
     }
 
     /// Sends a ping (at most 125 bytes of payload) and writes it out. The
     /// pong comes back through [`recv`](Self::recv).
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
-        self.command(|conn, _| conn.ping(payload))?;
+        self.command(|conn, now| conn.ping(now, payload))?;
         self.flush()
     }
 
@@ -314,7 +314,8 @@ impl<S: Transport> WebSocket<S> {
             // can move the connection on.
             match timeout {
                 Some(wait) => thread::sleep(wait),
-                None => self.core.conn.handle_eof(),
+                // Nothing can move it on: end it rather than wait forever.
+                None => self.core.conn.handle_reset(),
             }
             return Ok(());
         }
@@ -340,9 +341,16 @@ impl<S: Transport> WebSocket<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            conn.advance_transmit(written);
+            conn.advance_transmit(Instant::now(), written);
         }
-        self.stream.flush()
+        self.stream.flush()?;
+        if conn.poll_shutdown() {
+            // A refused request: the client may still be sending. Half-close
+            // and keep reading, so that it reads our answer (RFC 9112
+            // section 9.6) instead of a reset.
+            self.stream.shutdown_write()?;
+        }
+        Ok(())
     }
 
     /// An I/O error from a write: a timeout leaves the connection as it is;

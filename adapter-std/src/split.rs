@@ -241,7 +241,7 @@ impl<S: Transport> Shared<S> {
             // proto counts taken bytes as written (and may report the end),
             // so a reader must see them in flight until they really are.
             let (next, closed) = self.with_core(|core| {
-                let next = core.conn.poll_transmit();
+                let next = core.conn.poll_transmit(Instant::now());
                 if let Some(bytes) = &next {
                     self.in_flight.store(bytes.len(), Ordering::Relaxed);
                 }
@@ -409,7 +409,7 @@ impl<S: Transport> WriteHalf<S> {
     /// Queues a message without writing it out, except to make room, as
     /// [`WebSocket::write`] does.
     pub fn write(&mut self, message: Message) -> Result<(), Error> {
-        self.command(|conn, now| conn.send(now, message.clone()))
+        self.command(|conn, now| conn.send(now, &message))
     }
 
     /// Sends one fragment of a message, as [`WebSocket::send_fragment`] does.
@@ -420,20 +420,20 @@ impl<S: Transport> WriteHalf<S> {
         fin: bool,
     ) -> Result<(), Error> {
         let data = data.into();
-        self.command(|conn, _| conn.send_fragment(kind, data.clone(), fin))?;
+        self.command(|conn, now| conn.send_fragment(now, kind, &data, fin))?;
         self.flush()
     }
 
     /// Sends a message prepared once for many connections, as
     /// [`WebSocket::send_prepared`] does.
     pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
-        self.command(|conn, _| conn.send_prepared(message))?;
+        self.command(|conn, now| conn.send_prepared(now, message))?;
         self.flush()
     }
 
     /// Sends a ping and writes it out; the pong arrives at the [`ReadHalf`].
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
-        self.command(|conn, _| conn.ping(payload))?;
+        self.command(|conn, now| conn.ping(now, payload))?;
         self.flush()
     }
 

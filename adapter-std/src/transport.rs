@@ -24,6 +24,15 @@ pub trait Transport: Read + Write {
     /// section 7.1.1). It must wake a read blocked on another handle of the
     /// same transport, as `shutdown(2)` does for sockets.
     fn shutdown(&mut self) -> io::Result<()>;
+
+    /// Ends the transport's write side only (TCP: sends FIN), while reads
+    /// go on. A server does it after answering a request with an HTTP error,
+    /// so that the client can finish sending and read the answer. The
+    /// default does nothing: the server then still reads what the client
+    /// sends, bounded in time and bytes, before it shuts the transport down.
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A transport that can be cloned into a second handle on the same
@@ -41,6 +50,10 @@ impl Transport for TcpStream {
 
     fn shutdown(&mut self) -> io::Result<()> {
         ignore_not_connected(TcpStream::shutdown(self, Shutdown::Both))
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        ignore_not_connected(TcpStream::shutdown(self, Shutdown::Write))
     }
 }
 
@@ -62,6 +75,13 @@ impl Transport for std::os::unix::net::UnixStream {
             Shutdown::Both,
         ))
     }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        ignore_not_connected(std::os::unix::net::UnixStream::shutdown(
+            self,
+            Shutdown::Write,
+        ))
+    }
 }
 
 #[cfg(unix)]
@@ -74,6 +94,10 @@ impl TryClone for std::os::unix::net::UnixStream {
 impl<T: Transport + ?Sized> Transport for Box<T> {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         (**self).set_read_timeout(timeout)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        (**self).shutdown_write()
     }
 
     fn shutdown(&mut self) -> io::Result<()> {

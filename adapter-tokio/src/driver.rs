@@ -81,7 +81,9 @@ impl Wake for Wakers {
 
 /// Something the sink accepted but that did not fit in proto's outgoing
 /// buffer yet (at most one: `poll_ready` stays pending while it waits).
-#[derive(Debug, Clone)]
+/// proto refuses a send without taking the message, so the item waits here
+/// as it is, and the adapter never has to guess whether proto will take it.
+#[derive(Debug)]
 pub(crate) enum Outbound {
     Message(Message),
     /// A broadcast encoded once (`send_prepared`).
@@ -91,21 +93,6 @@ pub(crate) enum Outbound {
         data: Bytes,
         fin: bool,
     },
-}
-
-impl Outbound {
-    /// The payload bytes it adds to the outgoing buffer (headers aside).
-    fn len(&self) -> usize {
-        match self {
-            Outbound::Message(Message::Text(text)) => text.len(),
-            Outbound::Message(
-                Message::Binary(data) | Message::Ping(data) | Message::Pong(data),
-            ) => data.len(),
-            Outbound::Message(Message::Close(_)) => 0,
-            Outbound::Fragment { data, .. } => data.len(),
-            Outbound::Prepared(prepared) => prepared.frame().len(),
-        }
-    }
 }
 
 /// How far the end of the connection has been carried.
@@ -144,6 +131,8 @@ struct Inner<S> {
     peeked: Option<Fragment>,
     /// The transport's error, which ended the connection.
     io_error: Option<io::Error>,
+    /// proto asked for the write side to be shut down, which is under way.
+    write_shutdown: bool,
     end: End,
 }
 
@@ -167,6 +156,7 @@ impl<S> Driver<S> {
                 stash: None,
                 peeked: None,
                 io_error: None,
+                write_shutdown: false,
                 end: End::Running,
             },
         }
@@ -405,7 +395,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         if self.io_error.is_none() {
             self.io_error = Some(e);
         }
-        self.conn.handle_eof();
+        self.conn.handle_reset();
     }
 
     /// One read into proto's receive buffer, then proto decodes it.
@@ -413,7 +403,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         let buf = self.conn.receive_buffer();
         match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, buf) {
             Poll::Ready(Ok(0)) => {
-                self.conn.handle_eof();
+                let now = self.clock();
+                self.conn.handle_eof(now);
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Ok(_)) => {
@@ -432,13 +423,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// written.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
         let mut wrote = false;
+        let mut now = None;
         while self.conn.wants_write() {
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
             let count = self.conn.transmit_chunks(&mut slices);
             match Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => {
-                    self.conn.advance_transmit(n);
+                    // One reading of the clock per write-out: proto times
+                    // the closing handshake from the output's progress.
+                    let now = *now.get_or_insert_with(clock);
+                    self.conn.advance_transmit(now, n);
                     wrote = true;
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -446,11 +441,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 Poll::Pending => return Poll::Pending,
             }
         }
-        match Pin::new(&mut self.io).poll_flush(cx) {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(wrote)),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
+        ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+        if self.conn.poll_shutdown() {
+            self.write_shutdown = true;
         }
+        if self.write_shutdown {
+            // A refused request: the client may still be sending. Half-close
+            // and keep reading, so that it reads our answer (RFC 9112
+            // section 9.6) instead of a reset.
+            ready!(Pin::new(&mut self.io).poll_shutdown(cx))?;
+            self.write_shutdown = false;
+        }
+        Poll::Ready(Ok(wrote))
     }
 
     /// Follows proto's next deadline with the one timer; runs
@@ -501,23 +503,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     /// Hands `item` to proto; gives it back if proto's buffer is full.
     fn queue(&mut self, item: Outbound) -> Result<Option<Outbound>, Error> {
-        let limit = self.conn.config().max_outgoing_buffer;
-        // proto consumes what it refuses: keep a copy (reference counted, no
-        // copy of the payload) only when the send may be refused.
-        let retry = (self.conn.buffered_outgoing() + item.len() > limit).then(|| item.clone());
-        let result = match item {
+        let result = match &item {
             Outbound::Message(Message::Close(frame)) => {
                 let now = self.clock();
-                self.conn.close(now, frame)
+                self.conn.close(now, frame.clone())
             }
             Outbound::Message(message) => self.conn.send(self.now, message),
-            Outbound::Fragment { kind, data, fin } => self.conn.send_fragment(kind, data, fin),
-            Outbound::Prepared(prepared) => self.conn.send_prepared(&prepared),
+            Outbound::Fragment { kind, data, fin } => {
+                self.conn.send_fragment(self.now, *kind, data, *fin)
+            }
+            Outbound::Prepared(prepared) => self.conn.send_prepared(self.now, prepared),
         };
-        match (result, retry) {
-            (Ok(()), _) => Ok(None),
-            (Err(SendError::Full { .. }), Some(item)) => Ok(Some(item)),
-            (Err(e), _) => Err(e.into()),
+        match result {
+            Ok(()) => Ok(None),
+            Err(SendError::Full { .. }) => Ok(Some(item)),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -243,7 +243,7 @@ impl<'a> Driver<'a> {
         )
         .expect("config");
         let mut driver = Driver::new(conn, config, input.tape, Wire::new(Role::Client, false));
-        let request: Vec<u8> = std::iter::from_fn(|| driver.conn.poll_transmit())
+        let request: Vec<u8> = std::iter::from_fn(|| driver.conn.poll_transmit(Instant::now()))
             .flatten()
             .collect();
         let request = String::from_utf8(request).expect("the request is text");
@@ -361,7 +361,7 @@ impl<'a> Driver<'a> {
                 self.timeout()
             }
             Op::Eof => {
-                self.conn.handle_eof();
+                self.conn.handle_eof(self.now);
                 Growth::Eof
             }
         }
@@ -391,7 +391,7 @@ impl<'a> Driver<'a> {
             Some(_) => Err(SendError::MessageInProgress),
             None => self.capacity(before, self.frame_len(frame.payload.len())),
         });
-        let result = self.conn.send(self.now, message);
+        let result = self.conn.send(self.now, &message);
         self.sent(result, expected, frame, true)
     }
 
@@ -419,7 +419,7 @@ impl<'a> Driver<'a> {
         });
         let result = self
             .conn
-            .send_fragment(kind, Bytes::copy_from_slice(bytes), fin);
+            .send_fragment(self.now, kind, &Bytes::copy_from_slice(bytes), fin);
         // A refused fragment changes nothing: the message stays in progress.
         if result.is_ok() {
             self.sending = (!fin).then_some((kind, so_far));
@@ -437,7 +437,7 @@ impl<'a> Driver<'a> {
                 None => self.capacity(before, prepared.frame().len()),
             }),
         };
-        let result = self.conn.send_prepared(&prepared);
+        let result = self.conn.send_prepared(self.now, &prepared);
         self.sent(result, expected, frame, true)
     }
 
@@ -450,8 +450,8 @@ impl<'a> Driver<'a> {
             self.capacity(before, self.frame_len(payload.len()))
         });
         let result = match opcode {
-            OpCode::Ping => self.conn.ping(payload),
-            _ => self.conn.pong(payload),
+            OpCode::Ping => self.conn.ping(self.now, payload),
+            _ => self.conn.pong(self.now, payload),
         };
         // Control frames may overtake queued data: not checked for order.
         self.sent(result, expected, data(opcode, true, payload), false)
@@ -483,7 +483,7 @@ impl<'a> Driver<'a> {
         };
         let mut written = 0;
         for _ in 0..pieces {
-            let Some(bytes) = self.conn.poll_transmit() else {
+            let Some(bytes) = self.conn.poll_transmit(self.now) else {
                 break;
             };
             assert!(!bytes.is_empty(), "poll_transmit returned an empty piece");
@@ -506,7 +506,7 @@ impl<'a> Driver<'a> {
             assert_eq!(bytes.len(), before, "transmit_chunks must cover the queue");
         }
         bytes.truncate(len);
-        self.conn.advance_transmit(bytes.len());
+        self.conn.advance_transmit(self.now, bytes.len());
         self.transmitted(&bytes);
         Growth::Written(bytes.len())
     }

@@ -59,7 +59,7 @@ pub fn transcript(mut conn: Connection, reads: &[&[u8]]) -> Transcript {
         }
         drain(&mut conn, now, &mut transcript);
     }
-    conn.handle_eof();
+    conn.handle_eof(now);
     drain(&mut conn, now, &mut transcript);
 
     let expected_head: &[u8] = match conn.role() {
@@ -89,7 +89,7 @@ pub fn transcript(mut conn: Connection, reads: &[&[u8]]) -> Transcript {
 fn drain(conn: &mut Connection, now: Instant, transcript: &mut Transcript) {
     loop {
         let mut moved = false;
-        while let Some(bytes) = conn.poll_transmit() {
+        while let Some(bytes) = conn.poll_transmit(now) {
             transcript.output.extend_from_slice(&bytes);
             moved = true;
         }

@@ -21,9 +21,9 @@ fn client_frames(messages: impl IntoIterator<Item = Message>) -> Vec<u8> {
     let mut client = open(Role::Client);
     let now = Instant::now();
     for message in messages {
-        client.send(now, message).unwrap();
+        client.send(now, &message).unwrap();
     }
-    std::iter::from_fn(|| client.poll_transmit())
+    std::iter::from_fn(|| client.poll_transmit(now))
         .flatten()
         .collect()
 }
@@ -124,10 +124,10 @@ fn encode(c: &mut Criterion) {
             b.iter(|| {
                 for _ in 0..1000 {
                     connection
-                        .send(now, Message::Binary(payload.clone()))
+                        .send(now, &Message::Binary(payload.clone()))
                         .unwrap();
                 }
-                while let Some(bytes) = connection.poll_transmit() {
+                while let Some(bytes) = connection.poll_transmit(now) {
                     black_box(bytes);
                 }
             });
@@ -140,9 +140,9 @@ fn encode(c: &mut Criterion) {
             let mut connection = open(role);
             b.iter(|| {
                 connection
-                    .send(now, Message::Binary(large.clone()))
+                    .send(now, &Message::Binary(large.clone()))
                     .unwrap();
-                while let Some(bytes) = connection.poll_transmit() {
+                while let Some(bytes) = connection.poll_transmit(now) {
                     black_box(bytes);
                 }
             });

@@ -1,5 +1,8 @@
 //! Limits and timeouts. Every limit bounds something a peer could otherwise
 //! make us allocate or wait for; each field says which attack it stops.
+//!
+//! Durations may be as long as you like: a deadline too far in the future to
+//! be represented (`Duration::MAX`, say) is treated as no deadline.
 
 use std::time::Duration;
 
@@ -40,6 +43,15 @@ pub struct Config {
     /// (a message is always accepted into an empty queue, so one message larger
     /// than the limit can still be sent).
     pub max_outgoing_buffer: usize,
+    /// Most bytes a server reads and discards after answering a request with
+    /// an HTTP error, while the client finishes sending. Default 4 MiB.
+    ///
+    /// Closing a socket that still has unread input makes the kernel send a
+    /// reset, which can destroy the answer before the client reads it; so the
+    /// server shuts down its write side and reads what the client still
+    /// sends (RFC 9112 section 9.6), for at most `close_timeout` and at most
+    /// this many bytes, then closes anyway.
+    pub max_discard: usize,
     /// Answer every ping with a pong automatically (RFC 6455 section 5.5.2).
     /// Default `true`. Pings are reported as events either way.
     pub auto_pong: bool,
@@ -73,6 +85,7 @@ impl Default for Config {
             max_handshake_size: 8 << 10,
             max_headers: 64,
             max_outgoing_buffer: 16 << 20,
+            max_discard: 4 << 20,
             auto_pong: true,
             streaming: false,
             handshake_timeout: Some(Duration::from_secs(10)),

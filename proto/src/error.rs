@@ -251,8 +251,6 @@ pub enum SendError {
     },
     /// A fragmented message is being sent; finish it before starting another.
     MessageInProgress,
-    /// A continuation fragment was sent with no fragmented message started.
-    NoMessageInProgress,
     /// A ping, pong or close payload longer than 125 bytes.
     ControlPayloadTooLong(usize),
     /// A close code that may not be sent (see [`CloseCode::is_valid_on_wire`]).
@@ -273,7 +271,6 @@ impl fmt::Display for SendError {
                 write!(f, "outgoing buffer full ({buffered} of {limit} bytes)")
             }
             SendError::MessageInProgress => f.write_str("a fragmented message is in progress"),
-            SendError::NoMessageInProgress => f.write_str("no fragmented message in progress"),
             SendError::ControlPayloadTooLong(len) => {
                 write!(f, "control payload of {len} bytes exceeds 125")
             }

@@ -42,13 +42,13 @@
 //! let mut buf = vec![0; 64 * 1024];
 //! loop {
 //!     // Write out everything the connection has queued.
-//!     while let Some(bytes) = conn.poll_transmit() {
+//!     while let Some(bytes) = conn.poll_transmit(Instant::now()) {
 //!         stream.write_all(&bytes)?;
 //!     }
 //!     // React to every event; commands may queue more output.
 //!     while let Some(event) = conn.poll_event() {
 //!         match event {
-//!             Event::Connected(_) => conn.send(Instant::now(), Message::text("hello"))?,
+//!             Event::Connected(_) => conn.send(Instant::now(), &Message::text("hello"))?,
 //!             Event::Message(Message::Text(text)) => {
 //!                 println!("received {text}");
 //!                 conn.close(Instant::now(), None)?;
@@ -67,7 +67,7 @@
 //!     let wait = conn.poll_timeout().map(|at| at.saturating_duration_since(Instant::now()));
 //!     stream.set_read_timeout(wait.map(|d| d.max(Duration::from_millis(1))))?;
 //!     match stream.read(&mut buf) {
-//!         Ok(0) => conn.handle_eof(),
+//!         Ok(0) => conn.handle_eof(Instant::now()),
 //!         Ok(n) => conn.handle_read(Instant::now(), &buf[..n]),
 //!         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
 //!             conn.handle_timeout(Instant::now())
@@ -98,9 +98,12 @@ mod error;
 mod event;
 mod frame;
 mod handshake;
+mod opening;
 mod outgoing;
 mod phase;
 mod prepared;
+mod receive;
+mod send;
 mod text;
 mod timer;
 mod utf8;

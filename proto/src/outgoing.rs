@@ -4,9 +4,12 @@
 //!
 //! 1. the rest of a data frame that has been partly written (a frame, once
 //!    started, is finished before anything else goes out);
-//! 2. control frames (pongs, pings, a failure's close), which so jump ahead
-//!    of queued data at a frame boundary;
-//! 3. data frames in the order they were queued.
+//! 2. control frames (pongs, pings), which so jump ahead of queued data at
+//!    a frame boundary;
+//! 3. data frames in the order they were queued, and close frames, which
+//!    are queued like data: our close (or a failure's) follows the messages
+//!    queued before it, so the answers to everything the peer sent before a
+//!    violation still go out first.
 //!
 //! Small frames are copied into one contiguous buffer (`tail`) so that many
 //! small messages leave in a single write; a large payload is queued as the
@@ -142,9 +145,9 @@ impl Outgoing {
         *self = Outgoing::default();
     }
 
-    /// Fills `dst` with the queued bytes in transmission order and returns
-    /// how many slices it filled.
-    pub(crate) fn chunks<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+    /// Fills `dst` with the queued bytes in transmission order, at most
+    /// `max` of them, and returns how many slices it filled.
+    pub(crate) fn chunks<'a>(&'a self, dst: &mut [IoSlice<'a>], max: usize) -> usize {
         let current = [
             &self.current.head[..],
             &self.current.body[..],
@@ -153,7 +156,13 @@ impl Outgoing {
         let data = self.data.iter().flat_map(|c| [&c.head[..], &c.body[..]]);
         let all = current.into_iter().chain(data).chain([&self.tail[..]]);
         let mut filled = 0;
+        let mut room = max;
         for (slot, slice) in dst.iter_mut().zip(all.filter(|s| !s.is_empty())) {
+            if room == 0 {
+                break;
+            }
+            let slice = &slice[..slice.len().min(room)];
+            room -= slice.len();
             *slot = IoSlice::new(slice);
             filled += 1;
         }
@@ -189,21 +198,34 @@ impl Outgoing {
         }
     }
 
-    /// Takes the next contiguous piece of queued bytes, as if it was written.
-    pub(crate) fn pop(&mut self) -> Option<Bytes> {
-        let next = if !self.current.head.is_empty() {
-            std::mem::take(&mut self.current.head)
+    /// Takes the next contiguous piece of queued bytes, at most `max` of
+    /// them, as if it was written.
+    pub(crate) fn pop(&mut self, max: usize) -> Option<Bytes> {
+        if max == 0 {
+            return None;
+        }
+        let piece = if !self.current.head.is_empty() {
+            &mut self.current.head
         } else if !self.current.body.is_empty() {
-            std::mem::take(&mut self.current.body)
+            &mut self.current.body
         } else if !self.control.is_empty() {
-            self.control.split().freeze()
+            let n = self.control.len().min(max);
+            self.len -= n;
+            return Some(self.control.split_to(n).freeze());
         } else if let Some(chunk) = self.data.pop_front() {
             self.current = chunk;
-            return self.pop();
+            return self.pop(max);
         } else if !self.tail.is_empty() {
-            self.tail.split().freeze()
+            // What is left of the tail must go out before any control frame.
+            self.current.head = self.tail.split().freeze();
+            &mut self.current.head
         } else {
             return None;
+        };
+        let next = if piece.len() <= max {
+            std::mem::take(piece)
+        } else {
+            piece.split_to(max)
         };
         self.len -= next.len();
         Some(next)
@@ -227,7 +249,7 @@ mod tests {
 
     fn gather(out: &Outgoing) -> Vec<u8> {
         let mut slices = [IoSlice::new(&[]); 64];
-        let n = out.chunks(&mut slices);
+        let n = out.chunks(&mut slices, usize::MAX);
         slices[..n].iter().flat_map(|s| s.iter().copied()).collect()
     }
 
@@ -264,7 +286,7 @@ mod tests {
         let big = Bytes::from(vec![1u8; 100_000]);
         out.push_data(header(OpCode::Binary, big.len()), &big);
         let mut slices = [IoSlice::new(&[]); 4];
-        assert_eq!(out.chunks(&mut slices), 2);
+        assert_eq!(out.chunks(&mut slices, usize::MAX), 2);
         assert_eq!(slices[1].as_ptr(), big.as_ptr());
     }
 
@@ -275,7 +297,7 @@ mod tests {
         let frame = Bytes::from_static(&[0x81, 0x01, b'b']);
         out.push_encoded(frame.clone());
         let mut slices = [IoSlice::new(&[]); 4];
-        assert_eq!(out.chunks(&mut slices), 2);
+        assert_eq!(out.chunks(&mut slices, usize::MAX), 2);
         assert_eq!(slices[1].as_ptr(), frame.as_ptr());
         assert_eq!(gather(&out), [0x81, 0x01, b'a', 0x81, 0x01, b'b']);
     }
@@ -292,7 +314,7 @@ mod tests {
         }
         let expected = gather(&a);
         let mut popped = Vec::new();
-        while let Some(piece) = a.pop() {
+        while let Some(piece) = a.pop(usize::MAX) {
             popped.extend_from_slice(&piece);
         }
         assert_eq!(popped, expected);

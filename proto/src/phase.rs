@@ -5,61 +5,108 @@
 //!
 //! ```text
 //!  client                                 server
-//!  AwaitingResponse                       AwaitingRequest
+//!  Opening(Response)              Opening(Request)
 //!    | 101, validated                       | complete head -> Event::Request
 //!    | -> Event::Connected                  v
-//!    |                                    AwaitingDecision --reject--> Draining
+//!    |                                    Opening(Decision) --reject--> Draining (linger)
 //!    |                                      | accept
 //!    v                                      v
-//!   Open  <---------------------------------+
-//!    | close() sent                 peer's close received, echoed
+//!   Open  <---------------------------------+     (Connection::upgraded starts here)
+//!    | close() queued               peer's close received, echoed
 //!    v                                      |
-//!  CloseSent --peer's close received-->  Draining --output written
-//!                                           |      (and, for a client after a
-//!                                           |      clean close, the server's EOF)
-//!                                           v
-//!                                         Closed   -> Event::Closed, exactly once
+//!  CloseSent --peer's close received-->  Draining --output written--> Closed
+//!                                           |                          ^
+//!                                           | client after a clean     | peer's EOF, or the
+//!                                           | close; server after an   | close timer, or (linger)
+//!                                           v HTTP error answer        | too many bytes discarded
+//!                                         AwaitingEof -----------------+
+//!
+//!  Closed -> Event::Closed, exactly once
 //! ```
 //!
-//! Every failure (a protocol error, a handshake error, a timeout, the peer's
-//! EOF) goes to `Draining` with the reason, from any phase; what must still be
-//! sent (a close frame with the error's code, or an HTTP error response) is
-//! queued first, everything that has not started to go out is dropped.
+//! Every failure (a protocol error, a handshake error, a timeout) goes to
+//! `Draining` with the reason, from any phase; what must still be sent (a
+//! close frame with the error's code, or an HTTP error response) is queued
+//! behind what the application already queued, so the answers to the
+//! messages before a violation still go out first.
 //!
-//! - **AwaitingResponse** (client): the request is queued; bytes from the
-//!   server are the response head. Bytes after its blank line are frames and
-//!   are decoded in the same call.
-//! - **AwaitingRequest** (server): bytes are the request head, scanned for its
-//!   end as they come, limited in size and header count.
-//! - **AwaitingDecision** (server): the application holds the request. Bytes
-//!   that already followed it (an eager client's first frame) stay buffered
-//!   and are decoded as soon as it accepts.
-//! - **Open**: frames in both directions.
-//! - **CloseSent**: we sent a close frame (RFC 6455 section 5.5.1: "after
+//! Two ways for the transport to end are told apart, because they mean
+//! different things:
+//!
+//! - the peer's **EOF** ([`handle_eof`](crate::Connection::handle_eof)): it
+//!   has finished sending, but may still read. What is queued is still
+//!   written (a half-closed client gets our 4xx answer); a server deciding on
+//!   a request still answers it.
+//! - a **reset** ([`handle_reset`](crate::Connection::handle_reset)): the
+//!   transport is gone; nothing more can be written, the connection ends now.
+//!
+//! The phases:
+//!
+//! - **Opening** (`opening.rs`): the HTTP/1.1 handshake. The client's
+//!   request is queued and bytes from the server are the response head; the
+//!   server scans the request head as it comes, limited in size and header
+//!   count, then holds the request while the application decides (bytes that
+//!   already followed it stay buffered and are decoded once it accepts).
+//!   Bytes after a head's blank line are frames, decoded in the same call.
+//! - **Open**: frames in both directions. Anything received restarts the
+//!   keepalive and idle clocks.
+//! - **CloseSent**: we queued a close frame (RFC 6455 section 5.5.1: "after
 //!   sending a Close frame, the endpoint MUST NOT send any further data
-//!   frames"). Received data frames are dropped, control frames are still
-//!   read, and the peer's close ends the closing handshake.
-//! - **Draining**: nothing more is read from the peer; the connection waits
-//!   for its output to be written. A client that closed cleanly also waits for
-//!   the server to end the transport, since "the server SHOULD close the
-//!   underlying TCP connection" first (section 7.1.1). The close timer bounds it.
+//!   frames"). Data the peer sent before it saw our close is still
+//!   delivered: data is discarded only after *receiving* a close (section
+//!   1.4), as Python websockets and tungstenite do. The close timer runs
+//!   from the last moment our output made progress: a slow but healthy peer
+//!   behind a large backlog is not cut off, a peer that reads nothing is.
+//! - **Draining**: nothing more is delivered; the connection writes out
+//!   what is queued, bounded by the close timer.
+//! - **AwaitingEof**: everything is written. A client that closed cleanly
+//!   waits for the server to end the transport, since "the server SHOULD
+//!   close the underlying TCP connection" first (section 7.1.1). A server
+//!   that answered a request with an HTTP error *lingers*: it shuts down its
+//!   write side and reads and discards what the client still sends, so that
+//!   the client can finish writing and read the answer instead of getting a
+//!   reset that can destroy it (RFC 9112 section 9.6), for at most the close
+//!   timeout and `Config::max_discard` bytes.
 //! - **Closed**: the end; only `Event::Closed` remains to be polled.
 
 use crate::error::CloseReason;
-use crate::handshake::{PendingResponse, Request, RequestParser};
+use crate::opening::Opening;
 
 #[derive(Debug)]
 pub(crate) enum Phase {
-    AwaitingResponse(PendingResponse),
-    AwaitingRequest(RequestParser),
-    AwaitingDecision(Box<Request>),
+    /// The HTTP/1.1 opening handshake (see `opening.rs`).
+    Opening(Opening),
     Open,
     CloseSent,
+    /// Writing out what is still queued; then, as `then` says, the end or a
+    /// wait for the peer's EOF.
     Draining {
         reason: CloseReason,
-        await_eof: bool,
+        then: AfterDrain,
+    },
+    /// Everything is written; reading (and discarding) until the peer ends
+    /// the transport.
+    AwaitingEof {
+        reason: CloseReason,
+        /// The server refused a request: its write side is shut down and at
+        /// most `Config::max_discard` bytes are read.
+        linger: bool,
+        /// Bytes read and discarded so far.
+        discarded: usize,
     },
     Closed,
+}
+
+/// What follows once everything queued is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterDrain {
+    /// The end.
+    End,
+    /// A client after a clean close: the server ends the transport first.
+    AwaitEof,
+    /// A server after an HTTP error answer: shut down the write side, let the
+    /// client finish sending (RFC 9112 section 9.6), then close.
+    Linger,
 }
 
 /// The phase of a connection as the application sees it.
@@ -78,11 +125,9 @@ pub enum State {
 impl Phase {
     pub(crate) fn state(&self) -> State {
         match self {
-            Phase::AwaitingResponse(_) | Phase::AwaitingRequest(_) | Phase::AwaitingDecision(_) => {
-                State::Handshake
-            }
+            Phase::Opening(_) => State::Handshake,
             Phase::Open => State::Open,
-            Phase::CloseSent | Phase::Draining { .. } => State::Closing,
+            Phase::CloseSent | Phase::Draining { .. } | Phase::AwaitingEof { .. } => State::Closing,
             Phase::Closed => State::Closed,
         }
     }

@@ -49,6 +49,11 @@ impl Utf8Bytes {
         self.0
     }
 
+    /// The underlying bytes, to queue them by reference.
+    pub(crate) fn as_bytes_shared(&self) -> &Bytes {
+        &self.0
+    }
+
     /// Wraps bytes that the caller has already validated as UTF-8.
     pub(crate) fn from_validated(bytes: Bytes) -> Self {
         debug_assert!(std::str::from_utf8(&bytes).is_ok());

@@ -6,7 +6,7 @@
 //! when that instant has passed.
 
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A deadline the connection keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,8 +56,10 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
-    pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
-        self.deadlines[timer.index()] = Some(at);
+    /// Sets `timer` to `after` from `now`. A deadline too far away to be
+    /// represented (`Duration::MAX`, say) is no deadline at all.
+    pub(crate) fn set_after(&mut self, timer: Timer, now: Instant, after: Duration) {
+        self.deadlines[timer.index()] = now.checked_add(after);
     }
 
     pub(crate) fn stop(&mut self, timer: Timer) {

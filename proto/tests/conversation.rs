@@ -60,15 +60,15 @@ fn handshake_then_messages_both_ways() {
     );
 
     let now = pair.now;
-    pair.client.send(now, Message::text("hello")).unwrap();
+    pair.client.send(now, &Message::text("hello")).unwrap();
     pair.client
-        .send(now, Message::binary(vec![0u8, 1, 2]))
+        .send(now, &Message::binary(vec![0u8, 1, 2]))
         .unwrap();
-    pair.client.send(now, Message::text("")).unwrap();
+    pair.client.send(now, &Message::text("")).unwrap();
     pair.server
-        .send(now, Message::binary(Bytes::new()))
+        .send(now, &Message::binary(Bytes::new()))
         .unwrap();
-    pair.server.send(now, Message::text("héllo ✓")).unwrap();
+    pair.server.send(now, &Message::text("héllo ✓")).unwrap();
     pair.pump();
     assert_eq!(
         messages(&pair.server_events),
@@ -88,20 +88,35 @@ fn handshake_then_messages_both_ways() {
 fn fragmented_message_with_an_interleaved_ping() {
     let mut pair = Pair::open();
     pair.client
-        .send_fragment(MessageKind::Text, Bytes::from_static(b"Hel"), false)
+        .send_fragment(
+            pair.now,
+            MessageKind::Text,
+            &Bytes::from_static(b"Hel"),
+            false,
+        )
         .unwrap();
     // The next send of a whole message must wait for the fragmented one.
     assert_eq!(
-        pair.client.send(pair.now, Message::text("x")),
+        pair.client.send(pair.now, &Message::text("x")),
         Err(SendError::MessageInProgress)
     );
-    pair.client.ping(b"are you there").unwrap();
+    pair.client.ping(pair.now, b"are you there").unwrap();
     // "é" split across two fragments.
     pair.client
-        .send_fragment(MessageKind::Text, Bytes::from_static(b"lo \xc3"), false)
+        .send_fragment(
+            pair.now,
+            MessageKind::Text,
+            &Bytes::from_static(b"lo \xc3"),
+            false,
+        )
         .unwrap();
     pair.client
-        .send_fragment(MessageKind::Text, Bytes::from_static(b"\xa9"), true)
+        .send_fragment(
+            pair.now,
+            MessageKind::Text,
+            &Bytes::from_static(b"\xa9"),
+            true,
+        )
         .unwrap();
     pair.pump();
     assert_eq!(
@@ -125,12 +140,22 @@ fn streaming_receive_delivers_fragments_as_they_arrive() {
     let mut pair = Pair::new(Config::default(), server_config);
     pair.pump();
     pair.client
-        .send_fragment(MessageKind::Binary, Bytes::from(vec![1u8; 3000]), false)
+        .send_fragment(
+            pair.now,
+            MessageKind::Binary,
+            &Bytes::from(vec![1u8; 3000]),
+            false,
+        )
         .unwrap();
     pair.client
-        .send_fragment(MessageKind::Binary, Bytes::from(vec![2u8; 10]), true)
+        .send_fragment(
+            pair.now,
+            MessageKind::Binary,
+            &Bytes::from(vec![2u8; 10]),
+            true,
+        )
         .unwrap();
-    let bytes: Vec<u8> = std::iter::from_fn(|| pair.client.poll_transmit())
+    let bytes: Vec<u8> = std::iter::from_fn(|| pair.client.poll_transmit(pair.now))
         .flatten()
         .collect();
     // Feed the first frame in two reads: two fragments come out of it.
@@ -158,7 +183,7 @@ fn close_initiated_by_the_client() {
     let frame = CloseFrame::new(CloseCode::NORMAL, "done");
     pair.client.close(pair.now, Some(frame.clone())).unwrap();
     assert_eq!(
-        pair.client.send(pair.now, Message::text("late")),
+        pair.client.send(pair.now, &Message::text("late")),
         Err(SendError::Closed)
     );
     pair.pump();
@@ -180,7 +205,7 @@ fn close_initiated_by_the_client() {
     // The client waits for the server's EOF.
     assert_eq!(pair.client.state(), State::Closing);
     assert!(pair.client.wants_read());
-    pair.client.handle_eof();
+    pair.client.handle_eof(pair.now);
     pair.pump();
     assert_eq!(
         closed(&pair.client_events),
@@ -188,11 +213,13 @@ fn close_initiated_by_the_client() {
     );
 }
 
+/// Data that crosses our close on the wire is still delivered: RFC 6455
+/// discards data only after *receiving* a close (section 1.4).
 #[test]
-fn close_initiated_by_the_server_with_data_in_flight() {
+fn close_initiated_by_the_server_still_delivers_data_in_flight() {
     let mut pair = Pair::open();
     pair.server
-        .send(pair.now, Message::text("last words"))
+        .send(pair.now, &Message::text("last words"))
         .unwrap();
     pair.server
         .close(
@@ -200,9 +227,9 @@ fn close_initiated_by_the_server_with_data_in_flight() {
             Some(CloseFrame::new(CloseCode::GOING_AWAY, "restart")),
         )
         .unwrap();
-    // The client keeps talking until it sees the close; the server drops that.
+    // The client keeps talking until it sees the close.
     pair.client
-        .send(pair.now, Message::text("ignored"))
+        .send(pair.now, &Message::text("crossing"))
         .unwrap();
     pair.pump();
     assert_eq!(
@@ -214,16 +241,16 @@ fn close_initiated_by_the_server_with_data_in_flight() {
     );
     assert_eq!(
         messages(&pair.server_events),
-        [Message::Close(Some(CloseFrame::new(
-            CloseCode::GOING_AWAY,
-            ""
-        )))]
+        [
+            Message::text("crossing"),
+            Message::Close(Some(CloseFrame::new(CloseCode::GOING_AWAY, "")))
+        ]
     );
     assert!(matches!(
         closed(&pair.server_events),
         Some(CloseReason::Normal(_))
     ));
-    pair.client.handle_eof();
+    pair.client.handle_eof(pair.now);
     pair.pump();
     assert!(matches!(
         closed(&pair.client_events),
@@ -235,7 +262,7 @@ fn close_initiated_by_the_server_with_data_in_flight() {
 fn a_peer_that_never_answers_the_close_is_dropped_after_the_close_timeout() {
     let mut pair = Pair::open();
     pair.server.close(pair.now, None).unwrap();
-    let _ = std::iter::from_fn(|| pair.server.poll_transmit()).count(); // lost on the way
+    let _ = std::iter::from_fn(|| pair.server.poll_transmit(pair.now)).count(); // lost on the way
     assert_eq!(
         pair.server.poll_timeout(),
         Some(pair.now + Duration::from_secs(5))
@@ -253,7 +280,7 @@ fn a_peer_that_never_answers_the_close_is_dropped_after_the_close_timeout() {
 #[test]
 fn a_silent_client_is_dropped_after_the_handshake_timeout() {
     let mut pair = Pair::new(Config::default(), Config::default());
-    let _ = std::iter::from_fn(|| pair.client.poll_transmit()).count(); // request never arrives
+    let _ = std::iter::from_fn(|| pair.client.poll_transmit(pair.now)).count(); // request never arrives
     pair.advance(Duration::from_secs(10));
     pair.pump();
     assert_eq!(
@@ -284,7 +311,7 @@ fn keepalive_pings_and_the_pong_deadline() {
     assert_eq!(pair.server.state(), State::Open);
     // A client that stops answering is dropped 10 s after the next ping.
     pair.advance(Duration::from_secs(30));
-    let _ = std::iter::from_fn(|| pair.server.poll_transmit()).count();
+    let _ = std::iter::from_fn(|| pair.server.poll_transmit(pair.now)).count();
     pair.advance(Duration::from_secs(10));
     pair.pump();
     assert_eq!(
@@ -321,6 +348,16 @@ fn rejected_handshake_reports_the_status_to_the_client() {
     );
     pair.server.reject(pair.now, reject).unwrap();
     pair.pump();
+    // The answer is written: the server shuts its write side down and
+    // lingers, reading what the client still sends, until the client's EOF.
+    assert!(pair.server.poll_shutdown());
+    assert!(!pair.server.poll_shutdown(), "reported once");
+    assert!(pair.server.wants_read());
+    assert_eq!(closed(&pair.server_events), None);
+    pair.server
+        .handle_read(pair.now, b"rest of a large request");
+    pair.server.handle_eof(pair.now);
+    pair.pump();
     assert_eq!(
         closed(&pair.server_events),
         Some(&CloseReason::Rejected(http::StatusCode::FORBIDDEN))
@@ -342,19 +379,19 @@ fn backpressure_refuses_sends_over_the_outgoing_limit() {
     pair.pump();
     let chunk = Bytes::from(vec![0u8; 4000]);
     pair.server
-        .send(pair.now, Message::Binary(chunk.clone()))
+        .send(pair.now, &Message::Binary(chunk.clone()))
         .unwrap();
     pair.server
-        .send(pair.now, Message::Binary(chunk.clone()))
+        .send(pair.now, &Message::Binary(chunk.clone()))
         .unwrap();
-    let refused = pair.server.send(pair.now, Message::Binary(chunk.clone()));
+    let refused = pair.server.send(pair.now, &Message::Binary(chunk.clone()));
     assert!(
         matches!(refused, Err(SendError::Full { limit: 10_000, .. })),
         "{refused:?}"
     );
     assert!(pair.server.buffered_outgoing() <= 10_000);
     pair.pump();
-    pair.server.send(pair.now, Message::Binary(chunk)).unwrap();
+    pair.server.send(pair.now, &Message::Binary(chunk)).unwrap();
 }
 
 #[test]
@@ -381,7 +418,7 @@ fn a_prepared_message_reaches_every_connection_from_one_encoding() {
     let prepared = rusty_socket_proto::PreparedMessage::new(&message).unwrap();
     let mut pairs = [Pair::open(), Pair::open(), Pair::open()];
     for pair in &mut pairs {
-        pair.server.send_prepared(&prepared).unwrap();
+        pair.server.send_prepared(pair.now, &prepared).unwrap();
         let mut slices = [std::io::IoSlice::new(&[]); 4];
         assert_eq!(pair.server.transmit_chunks(&mut slices), 1);
         assert_eq!(
@@ -396,7 +433,7 @@ fn a_prepared_message_reaches_every_connection_from_one_encoding() {
         );
     }
     assert_eq!(
-        pairs[0].client.send_prepared(&prepared),
+        pairs[0].client.send_prepared(pairs[0].now, &prepared),
         Err(SendError::ClientCannotSendPrepared)
     );
 }
@@ -410,8 +447,8 @@ fn keepalive_pings_do_not_pile_up_for_a_peer_that_never_reads() {
     // The client sends a pong every interval (so it is never idle long
     // enough for the pong deadline) but never reads what the server writes.
     let pong: Vec<u8> = {
-        pair.client.pong(b"").unwrap();
-        std::iter::from_fn(|| pair.client.poll_transmit())
+        pair.client.pong(pair.now, b"").unwrap();
+        std::iter::from_fn(|| pair.client.poll_transmit(pair.now))
             .flatten()
             .collect()
     };
@@ -434,7 +471,7 @@ fn an_idle_connection_releases_its_buffers_but_keeps_a_partial_frame() {
     for side in [Role::Client, Role::Server] {
         let now = pair.now;
         let conn = pair.side(side);
-        conn.send(now, Message::Binary(Bytes::from(vec![5u8; 100])))
+        conn.send(now, &Message::Binary(Bytes::from(vec![5u8; 100])))
             .unwrap();
         // Received bytes sit in a reserved receive buffer, as a transport
         // reading into `receive_buffer` leaves them.

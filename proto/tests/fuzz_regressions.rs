@@ -11,8 +11,8 @@ fn server() -> (Connection, Instant) {
     (conn, now)
 }
 
-fn transmitted(conn: &mut Connection) -> Vec<u8> {
-    std::iter::from_fn(|| conn.poll_transmit())
+fn transmitted(conn: &mut Connection, now: Instant) -> Vec<u8> {
+    std::iter::from_fn(|| conn.poll_transmit(now))
         .flatten()
         .collect()
 }
@@ -25,20 +25,20 @@ fn transmitted(conn: &mut Connection) -> Vec<u8> {
 #[test]
 fn refused_text_fragment_keeps_the_message_in_progress() {
     let (mut conn, now) = server();
-    conn.send_fragment(MessageKind::Text, Bytes::from_static(b"Hel"), false)
+    conn.send_fragment(now, MessageKind::Text, &Bytes::from_static(b"Hel"), false)
         .unwrap();
     assert_eq!(
-        conn.send_fragment(MessageKind::Text, Bytes::from_static(b"\xff"), false),
+        conn.send_fragment(now, MessageKind::Text, &Bytes::from_static(b"\xff"), false),
         Err(SendError::InvalidUtf8)
     );
     assert_eq!(
-        conn.send(now, Message::binary(Bytes::new())),
+        conn.send(now, &Message::binary(Bytes::new())),
         Err(SendError::MessageInProgress)
     );
-    conn.send_fragment(MessageKind::Text, Bytes::from_static(b"lo"), true)
+    conn.send_fragment(now, MessageKind::Text, &Bytes::from_static(b"lo"), true)
         .unwrap();
     assert_eq!(
-        transmitted(&mut conn),
+        transmitted(&mut conn, now),
         [0x01, 0x03, b'H', b'e', b'l', 0x80, 0x02, b'l', b'o']
     );
 }
@@ -48,20 +48,25 @@ fn refused_text_fragment_keeps_the_message_in_progress() {
 /// the right continuation byte still completes the character.
 #[test]
 fn refused_text_fragment_keeps_the_utf8_state() {
-    let (mut conn, _) = server();
+    let (mut conn, now) = server();
     // "é" is C3 A9: the first fragment ends inside it.
-    conn.send_fragment(MessageKind::Text, Bytes::from_static(b"caf\xc3"), false)
-        .unwrap();
+    conn.send_fragment(
+        now,
+        MessageKind::Text,
+        &Bytes::from_static(b"caf\xc3"),
+        false,
+    )
+    .unwrap();
     assert_eq!(
-        conn.send_fragment(MessageKind::Text, Bytes::from_static(b"\x28"), false),
+        conn.send_fragment(now, MessageKind::Text, &Bytes::from_static(b"\x28"), false),
         Err(SendError::InvalidUtf8)
     );
     assert_eq!(
-        conn.send_fragment(MessageKind::Text, Bytes::from_static(b"\xa9"), true),
+        conn.send_fragment(now, MessageKind::Text, &Bytes::from_static(b"\xa9"), true),
         Ok(())
     );
     assert_eq!(
-        transmitted(&mut conn),
+        transmitted(&mut conn, now),
         [0x01, 0x04, b'c', b'a', b'f', 0xc3, 0x80, 0x01, 0xa9]
     );
 }

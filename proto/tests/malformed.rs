@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::time::Instant;
+
 use rusty_socket_proto::{
     ClientRequest, CloseReason, Config, Connection, Event, FrameHeader, HandshakeError, Role,
 };
@@ -456,12 +458,12 @@ fn last_close_code(bytes: &[u8], role: Role) -> Option<u16> {
 
 /// Runs the output side of the loop until nothing moves: events are decoded
 /// as they are polled, and writing the last bytes may end the connection.
-fn drain(connection: &mut Connection) -> (Vec<u8>, Option<CloseReason>) {
+fn drain(connection: &mut Connection, now: Instant) -> (Vec<u8>, Option<CloseReason>) {
     let mut written = Vec::new();
     let mut closed = None;
     loop {
         let before = written.len();
-        written.extend(std::iter::from_fn(|| connection.poll_transmit()).flatten());
+        written.extend(std::iter::from_fn(|| connection.poll_transmit(now)).flatten());
         let mut polled = false;
         while let Some(event) = connection.poll_event() {
             polled = true;
@@ -503,12 +505,20 @@ fn run(case: &Case) -> Result<(), String> {
             let now = std::time::Instant::now();
             let request = ClientRequest::new("ws://example.com/").unwrap();
             let mut client = Connection::client(&request, Config::default(), [1; 32], now).unwrap();
-            let _request_bytes = drain(&mut client);
+            let _request_bytes = drain(&mut client, now);
             (client, now)
         }
     };
     connection.handle_read(now, &case.input);
-    let (written, closed) = drain(&mut connection);
+    let (written, mut closed) = drain(&mut connection, now);
+    if let Expect::Status(_) = case.expect {
+        // A refusal lingers until the client's EOF, its write side shut down.
+        if closed.is_some() || !connection.poll_shutdown() {
+            return Err(format!("did not linger after answering: {closed:?}"));
+        }
+        connection.handle_eof(now);
+        closed = drain(&mut connection, now).1;
+    }
     match (&case.expect, closed) {
         (Expect::Close(code), Some(CloseReason::Protocol(error))) => {
             if error.close_code().0 != *code {
@@ -576,7 +586,7 @@ fn invalid_utf8_fails_before_the_frame_is_complete() {
         .concat(),
     );
     pair.server.handle_read(pair.now, &frame[..30]);
-    let (written, closed) = drain(&mut pair.server);
+    let (written, closed) = drain(&mut pair.server, pair.now);
     assert!(matches!(
         closed,
         Some(CloseReason::Protocol(
@@ -591,7 +601,7 @@ fn oversized_frame_is_refused_before_its_payload_arrives() {
     let mut pair = Pair::open();
     pair.server
         .handle_read(pair.now, &header_only(0x82, 1 << 40, true));
-    let (written, closed) = drain(&mut pair.server);
+    let (written, closed) = drain(&mut pair.server, pair.now);
     assert!(matches!(closed, Some(CloseReason::Protocol(_))));
     assert_eq!(last_close_code(&written, Role::Server), Some(1009));
     assert_eq!(pair.server.buffered_incoming(), 0);
@@ -627,8 +637,8 @@ fn answers_to_earlier_messages_go_out_before_the_failure_close() {
     let Some(Event::Message(message)) = pair.server.poll_event() else {
         panic!("the valid message comes first");
     };
-    pair.server.send(pair.now, message).unwrap();
-    let (written, closed) = drain(&mut pair.server);
+    pair.server.send(pair.now, &message).unwrap();
+    let (written, closed) = drain(&mut pair.server, pair.now);
     assert!(matches!(
         closed,
         Some(CloseReason::Protocol(

@@ -78,8 +78,8 @@ fn message_len(message: &Message) -> usize {
     }
 }
 
-fn transmitted(connection: &mut Connection) -> Vec<u8> {
-    std::iter::from_fn(|| connection.poll_transmit())
+fn transmitted(connection: &mut Connection, now: Instant) -> Vec<u8> {
+    std::iter::from_fn(|| connection.poll_transmit(now))
         .flatten()
         .collect()
 }
@@ -91,14 +91,14 @@ fn stream_for(sender: Role, ops: &[Op], close: &Option<CloseFrame>, now: Instant
     let request = ClientRequest::new("ws://example.com/x").unwrap();
     let mut client = Connection::client(&request, Config::default(), [1; 32], now).unwrap();
     let mut server = Connection::server(Config::default(), now).unwrap();
-    let request_bytes = transmitted(&mut client);
+    let request_bytes = transmitted(&mut client, now);
     server.handle_read(now, &request_bytes);
     while let Some(event) = server.poll_event() {
         if let Event::Request(_) = event {
             server.accept(now, Accept::default()).unwrap();
         }
     }
-    let response_bytes = transmitted(&mut server);
+    let response_bytes = transmitted(&mut server, now);
     client.handle_read(now, &response_bytes);
     let (head, side) = match sender {
         Role::Client => (request_bytes, &mut client),
@@ -106,21 +106,21 @@ fn stream_for(sender: Role, ops: &[Op], close: &Option<CloseFrame>, now: Instant
     };
     for op in ops {
         match op {
-            Op::Text(text) => side.send(now, Message::text(text.as_str())).unwrap(),
-            Op::Binary(data) => side.send(now, Message::binary(data.clone())).unwrap(),
+            Op::Text(text) => side.send(now, &Message::text(text.as_str())).unwrap(),
+            Op::Binary(data) => side.send(now, &Message::binary(data.clone())).unwrap(),
             Op::Fragmented(kind, pieces) => {
                 for (i, piece) in pieces.iter().enumerate() {
                     let fin = i + 1 == pieces.len();
-                    side.send_fragment(*kind, Bytes::from(piece.clone()), fin)
+                    side.send_fragment(now, *kind, &Bytes::from(piece.clone()), fin)
                         .unwrap();
                 }
             }
-            Op::Ping(data) => side.ping(data).unwrap(),
-            Op::Pong(data) => side.pong(data).unwrap(),
+            Op::Ping(data) => side.ping(now, data).unwrap(),
+            Op::Pong(data) => side.pong(now, data).unwrap(),
         }
     }
     side.close(now, close.clone()).unwrap();
-    let frames = transmitted(side);
+    let frames = transmitted(side, now);
     [head, frames].concat()
 }
 
@@ -151,7 +151,7 @@ fn receive(
         rest = tail;
         connection.handle_read(now, chunk);
         loop {
-            output.extend(transmitted(&mut connection));
+            output.extend(transmitted(&mut connection, now));
             let Some(event) = connection.poll_event() else {
                 break;
             };
@@ -325,7 +325,7 @@ proptest! {
                 }
                 closed |= matches!(event, Event::Closed(_));
             }
-            let _ = transmitted(connection);
+            let _ = transmitted(connection, now);
         }
         // Writing the last bytes out may end the connection.
         closed |= std::iter::from_fn(|| connection.poll_event()).any(|e| matches!(e, Event::Closed(_)));

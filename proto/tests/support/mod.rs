@@ -62,11 +62,11 @@ impl Pair {
     pub fn pump(&mut self) {
         loop {
             let mut moved = false;
-            while let Some(bytes) = self.client.poll_transmit() {
+            while let Some(bytes) = self.client.poll_transmit(self.now) {
                 self.server.handle_read(self.now, &bytes);
                 moved = true;
             }
-            while let Some(bytes) = self.server.poll_transmit() {
+            while let Some(bytes) = self.server.poll_transmit(self.now) {
                 self.client.handle_read(self.now, &bytes);
                 moved = true;
             }

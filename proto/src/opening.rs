@@ -1,0 +1,111 @@
+//! The opening handshake over HTTP/1.1, as a phase of the connection that
+//! comes before the frames.
+//!
+//! It reads its head from the connection's receive buffer and leaves every
+//! byte after the head's blank line there, so the first frames are decoded in
+//! the same call. A connection whose stream was opened some other way (an
+//! upgrade done by hyper, an HTTP/2 extended CONNECT per RFC 8441) never
+//! enters this phase: [`Connection::upgraded`](crate::Connection::upgraded)
+//! starts it open, and nothing in the frame or close machine depends on how
+//! the stream was opened.
+
+use bytes::BytesMut;
+use http::HeaderMap;
+
+use crate::config::Config;
+use crate::error::{AcceptError, HandshakeError};
+use crate::frame::Decoded;
+use crate::handshake::{
+    parse_request, parse_response, reject_response, Accept, ClientRequest, PendingResponse, Reject,
+    Request, RequestParser, Response,
+};
+use crate::receive::Receiver;
+
+/// Where the opening handshake stands.
+#[derive(Debug)]
+pub(crate) enum Opening {
+    /// Client: the request is queued; bytes from the server are the response head.
+    Response(PendingResponse),
+    /// Server: bytes from the client are the request head.
+    Request(RequestParser),
+    /// Server: the application holds the request and decides.
+    Decision(Box<Request>),
+}
+
+/// What reading the handshake's input produced.
+#[derive(Debug)]
+pub(crate) enum Progress {
+    /// The head is not complete yet (or the application has to decide).
+    Waiting,
+    /// Client: the server accepted the upgrade.
+    Connected(Box<Response>),
+    /// Server: a complete request, now awaiting the application's decision.
+    Request(Box<Request>),
+    /// The head was invalid.
+    Failed(HandshakeError),
+}
+
+impl Opening {
+    /// A client's handshake: writes the request head with `key` into `head`.
+    pub(crate) fn client(request: &ClientRequest, key: [u8; 16], head: &mut BytesMut) -> Self {
+        Opening::Response(request.encode(key, head))
+    }
+
+    /// A server's handshake, waiting for the request.
+    pub(crate) fn server() -> Self {
+        Opening::Request(RequestParser::default())
+    }
+
+    /// Reads the head from the front of `rx`, consuming it once complete.
+    pub(crate) fn read(&mut self, rx: &mut Receiver, config: &Config) -> Progress {
+        match self {
+            Opening::Response(pending) => match parse_response(rx.buffer(), pending, config) {
+                Ok(Decoded::Partial) => Progress::Waiting,
+                Ok(Decoded::Complete(response, len)) => {
+                    rx.advance(len);
+                    Progress::Connected(Box::new(response))
+                }
+                Err(error) => Progress::Failed(error),
+            },
+            Opening::Request(parser) => match parse_request(rx.buffer(), parser, config) {
+                Ok(Decoded::Partial) => Progress::Waiting,
+                Ok(Decoded::Complete(request, len)) => {
+                    rx.advance(len);
+                    let request = Box::new(request);
+                    *self = Opening::Decision(request.clone());
+                    Progress::Request(request)
+                }
+                Err(error) => Progress::Failed(error),
+            },
+            Opening::Decision(_) => Progress::Waiting,
+        }
+    }
+
+    /// Server: writes the 101 response that accepts the pending request.
+    pub(crate) fn accept(&self, accept: &Accept, head: &mut BytesMut) -> Result<(), AcceptError> {
+        let Opening::Decision(request) = self else {
+            return Err(AcceptError::NoPendingRequest);
+        };
+        accept.encode(request, head)
+    }
+
+    /// Server: writes the response that refuses the pending request.
+    pub(crate) fn reject(&self, reject: &Reject, head: &mut BytesMut) -> Result<(), AcceptError> {
+        if !matches!(self, Opening::Decision(_)) {
+            return Err(AcceptError::NoPendingRequest);
+        }
+        reject_response(reject.status_code(), reject.headers(), reject.body(), head);
+        Ok(())
+    }
+
+    /// Server: writes the answer to an invalid request: its status, with
+    /// the error as the body.
+    pub(crate) fn refuse(error: &HandshakeError, head: &mut BytesMut) {
+        reject_response(
+            error.status(),
+            &HeaderMap::new(),
+            error.to_string().as_bytes(),
+            head,
+        );
+    }
+}

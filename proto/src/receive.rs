@@ -1,0 +1,358 @@
+//! The receive path: bytes from the peer, through the frame decoder,
+//! unmasking and UTF-8 validation, to messages, fragments and control frames.
+//!
+//! ```text
+//! receive buffer --header--> frame checks (RSV, mask, opcode order, limits)
+//!                --payload-> unmask in place --> UTF-8 (text) --> message / fragment / control
+//! ```
+//!
+//! This file knows the framing rules of RFC 6455 section 5; what a control
+//! frame *means* for the connection (answering a ping, echoing a close) is
+//! the lifecycle's business, in `connection.rs`. An extension that transforms
+//! payloads (permessage-deflate) is one more step between unmasking and the
+//! UTF-8 check, with the message limit applied to its output.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::config::Config;
+use crate::connection::Role;
+use crate::error::ProtocolError;
+use crate::event::{Fragment, Message, MessageKind};
+use crate::frame::{apply_mask, Decoded, FrameHeader, OpCode};
+use crate::text::Utf8Bytes;
+use crate::utf8::Utf8Validator;
+
+/// How much a read should be able to bring in at least.
+const READ_CHUNK: usize = 16 << 10;
+
+/// The most a single read is offered while a large frame arrives.
+const READ_CHUNK_LARGE: usize = 1 << 20;
+
+/// Payloads up to this size are copied out of the receive buffer into an
+/// allocation of their own, so that an application that keeps a small
+/// message does not keep the whole receive buffer alive with it (a 20-byte
+/// chat line would otherwise pin 16 KiB, or more than 1 MiB after a large
+/// frame). Larger payloads are sliced from the buffer without a copy.
+const COPY_OUT_MAX: usize = 4096;
+
+/// What one step of decoding produced.
+#[derive(Debug)]
+pub(crate) enum Received {
+    /// A whole text or binary message.
+    Message(Message),
+    /// A piece of a text or binary message (`Config::streaming`).
+    Fragment(Fragment),
+    /// A complete control frame: its opcode and payload.
+    Control(OpCode, Bytes),
+}
+
+/// The frame whose payload is arriving.
+#[derive(Debug, Clone, Copy)]
+struct InFrame {
+    header: FrameHeader,
+    /// Payload bytes unmasked (and validated) so far.
+    processed: u64,
+    /// Processed payload bytes still at the front of the receive buffer.
+    held: usize,
+}
+
+/// The message whose frames are arriving.
+#[derive(Debug)]
+struct InMessage {
+    kind: MessageKind,
+    /// Payload bytes so far, across frames.
+    len: u64,
+    /// The pieces of a fragmented message (unused when streaming, or for a
+    /// message that fits in one frame, which is sliced from the receive buffer).
+    assembled: BytesMut,
+    /// Whether a fragment of it was delivered (streaming).
+    started: bool,
+}
+
+/// The receive side of a connection: the buffer the transport reads into,
+/// and the frame and message being decoded from it.
+#[derive(Debug, Default)]
+pub(crate) struct Receiver {
+    buf: BytesMut,
+    frame: Option<InFrame>,
+    message: Option<InMessage>,
+    utf8: Utf8Validator,
+    /// Received bytes taken out of `buf` so far (see `Connection::received_consumed`).
+    consumed: u64,
+}
+
+impl Receiver {
+    /// The bytes received and not yet decoded.
+    pub(crate) fn buffer(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Appends received bytes.
+    pub(crate) fn extend(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Removes `n` decoded bytes from the front of the buffer (a handshake head).
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.buf.advance(n);
+        self.consumed += n as u64;
+    }
+
+    /// Drops every byte received and not decoded.
+    pub(crate) fn discard(&mut self) -> usize {
+        let n = self.buf.len();
+        self.advance(n);
+        n
+    }
+
+    /// The buffer, with room reserved for one read: a whole read chunk, or
+    /// while a large frame arrives as much of its payload as is still
+    /// missing (up to 1 MiB), so that it comes in few reads.
+    pub(crate) fn buffer_mut(&mut self) -> &mut BytesMut {
+        let wanted = match self.frame {
+            Some(frame) => (frame.header.payload_len - frame.processed)
+                .min(READ_CHUNK_LARGE as u64)
+                .max(READ_CHUNK as u64) as usize,
+            None => READ_CHUNK,
+        };
+        self.buf.reserve(wanted);
+        &mut self.buf
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Bytes held: undecoded input and the fragments of a message being assembled.
+    pub(crate) fn buffered(&self) -> usize {
+        self.buf.len() + self.message.as_ref().map_or(0, |m| m.assembled.len())
+    }
+
+    /// Bytes of memory held by the receive buffer.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    pub(crate) fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Frees the receive buffer if it holds nothing.
+    pub(crate) fn release(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
+    }
+
+    /// Drops the buffer and everything in progress: nothing more will be decoded.
+    pub(crate) fn clear(&mut self) {
+        self.consumed += self.buf.len() as u64;
+        self.buf = BytesMut::new();
+        self.frame = None;
+        self.message = None;
+    }
+
+    /// Decodes the next complete message, fragment or control frame from the
+    /// buffer: `Ok(None)` when more input is needed.
+    pub(crate) fn next(
+        &mut self,
+        role: Role,
+        config: &Config,
+    ) -> Result<Option<Received>, ProtocolError> {
+        loop {
+            let mut frame = match self.frame.take() {
+                Some(frame) => frame,
+                None => match FrameHeader::decode(&self.buf)? {
+                    Decoded::Partial => return Ok(None),
+                    Decoded::Complete(header, len) => {
+                        self.start_frame(&header, role, config)?;
+                        self.advance(len);
+                        InFrame {
+                            header,
+                            processed: 0,
+                            held: 0,
+                        }
+                    }
+                },
+            };
+            self.process_payload(&mut frame)?;
+            let complete = frame.processed == frame.header.payload_len;
+            if frame.header.opcode.is_control() {
+                if !complete {
+                    self.frame = Some(frame);
+                    return Ok(None);
+                }
+                let payload = self.take(frame.held);
+                return Ok(Some(Received::Control(frame.header.opcode, payload)));
+            }
+            let received = self.read_data(&mut frame, complete, config.streaming)?;
+            if !complete {
+                self.frame = Some(frame);
+            }
+            if received.is_some() || !complete {
+                return Ok(received);
+            }
+        }
+    }
+
+    /// Unmasks (and for text, validates) the payload bytes of `frame` that
+    /// arrived since the last call.
+    fn process_payload(&mut self, frame: &mut InFrame) -> Result<(), ProtocolError> {
+        let remaining = frame.header.payload_len - frame.processed;
+        let fresh =
+            (self.buf.len() - frame.held).min(usize::try_from(remaining).unwrap_or(usize::MAX));
+        if fresh == 0 {
+            return Ok(());
+        }
+        let text = !frame.header.opcode.is_control()
+            && self
+                .message
+                .as_ref()
+                .is_some_and(|m| m.kind == MessageKind::Text);
+        let piece = &mut self.buf[frame.held..frame.held + fresh];
+        if let Some(key) = frame.header.mask {
+            apply_mask(piece, key, frame.processed as usize);
+        }
+        if text {
+            self.utf8
+                .feed(piece)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        frame.processed += fresh as u64;
+        frame.held += fresh;
+        Ok(())
+    }
+
+    /// Checks a frame's header against the connection's rules and starts a
+    /// message where one begins.
+    fn start_frame(
+        &mut self,
+        header: &FrameHeader,
+        role: Role,
+        config: &Config,
+    ) -> Result<(), ProtocolError> {
+        if header.rsv != 0 {
+            return Err(ProtocolError::ReservedBits(header.rsv));
+        }
+        match (role, header.mask) {
+            (Role::Server, None) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, Some(_)) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if header.payload_len > config.max_frame_size as u64 {
+            return Err(ProtocolError::FrameTooLarge {
+                len: header.payload_len,
+                max: config.max_frame_size,
+            });
+        }
+        let kind = match header.opcode {
+            OpCode::Text => MessageKind::Text,
+            OpCode::Binary => MessageKind::Binary,
+            OpCode::Continuation => {
+                let message = self
+                    .message
+                    .as_ref()
+                    .ok_or(ProtocolError::UnexpectedContinuation)?;
+                return check_message_len(message.len + header.payload_len, config);
+            }
+            OpCode::Close | OpCode::Ping | OpCode::Pong => return Ok(()),
+        };
+        if self.message.is_some() {
+            return Err(ProtocolError::ExpectedContinuation);
+        }
+        check_message_len(header.payload_len, config)?;
+        self.message = Some(InMessage {
+            kind,
+            len: 0,
+            assembled: BytesMut::new(),
+            started: false,
+        });
+        Ok(())
+    }
+
+    /// Moves the processed part of a data frame's payload on: into a
+    /// fragment (streaming), into the message being assembled (a fragmented
+    /// message), or, for a message in a single frame, into a message once
+    /// complete.
+    fn read_data(
+        &mut self,
+        frame: &mut InFrame,
+        complete: bool,
+        streaming: bool,
+    ) -> Result<Option<Received>, ProtocolError> {
+        let Some(message) = self.message.as_mut() else {
+            return Ok(None);
+        };
+        let last = complete && frame.header.fin;
+        if last && message.kind == MessageKind::Text {
+            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        // Whether the message has frames before or after this one.
+        let fragmented = !frame.header.fin || message.len > 0;
+        if complete {
+            message.len += frame.header.payload_len;
+        }
+        let kind = message.kind;
+        if streaming {
+            if frame.held == 0 && !last {
+                return Ok(None);
+            }
+            let first = !message.started;
+            message.started = true;
+            if last {
+                self.message = None;
+            }
+            let data = self.take(std::mem::take(&mut frame.held));
+            return Ok(Some(Received::Fragment(Fragment {
+                kind,
+                data,
+                first,
+                fin: last,
+            })));
+        }
+        let payload = if fragmented {
+            let held = std::mem::take(&mut frame.held);
+            message.assembled.extend_from_slice(&self.buf[..held]);
+            let assembled = last.then(|| std::mem::take(&mut message.assembled).freeze());
+            self.advance(held);
+            assembled
+        } else if complete {
+            Some(self.take(std::mem::take(&mut frame.held)))
+        } else {
+            None
+        };
+        if !last {
+            return Ok(None);
+        }
+        self.message = None;
+        Ok(payload.map(|payload| {
+            Received::Message(match kind {
+                MessageKind::Text => Message::Text(Utf8Bytes::from_validated(payload)),
+                MessageKind::Binary => Message::Binary(payload),
+            })
+        }))
+    }
+
+    /// Takes `n` decoded bytes off the front of the buffer as a payload:
+    /// copied when small, sliced without a copy when large.
+    fn take(&mut self, n: usize) -> Bytes {
+        self.consumed += n as u64;
+        if n <= COPY_OUT_MAX {
+            let payload = Bytes::copy_from_slice(&self.buf[..n]);
+            self.buf.advance(n);
+            payload
+        } else {
+            self.buf.split_to(n).freeze()
+        }
+    }
+}
+
+fn check_message_len(len: u64, config: &Config) -> Result<(), ProtocolError> {
+    if len > config.max_message_size as u64 {
+        return Err(ProtocolError::MessageTooLarge {
+            len,
+            max: config.max_message_size,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! The send path: messages from the application to encoded frames in the
+//! outgoing queue.
+//!
+//! ```text
+//! message --checks (kind order, UTF-8, control length, capacity)--> header (RSV, mask) --> queue
+//! ```
+//!
+//! Every check runs before anything is queued, so a refused send changes
+//! nothing and the caller still holds its message (sends take it by
+//! reference). Whether the connection may send at all (its phase) is the
+//! lifecycle's decision, in `connection.rs`. An extension that transforms
+//! payloads (permessage-deflate) sets its RSV bit in [`Sender::header`].
+
+use bytes::Bytes;
+use rand_chacha::rand_core::RngCore;
+use rand_chacha::ChaCha12Rng;
+
+use crate::close::CloseFrame;
+use crate::error::SendError;
+use crate::event::MessageKind;
+use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::outgoing::Outgoing;
+use crate::prepared::PreparedMessage;
+use crate::utf8::Utf8Validator;
+
+/// The send side of a connection: the outgoing queue, the masking key
+/// generator, and the fragmented message being sent.
+#[derive(Debug)]
+pub(crate) struct Sender {
+    pub(crate) out: Outgoing,
+    /// Makes the masking keys: clients only (a server never masks), and
+    /// boxed, so that a server connection stays small.
+    rng: Option<Box<ChaCha12Rng>>,
+    /// The kind of the fragmented message being sent, and its UTF-8 state.
+    sending: Option<(MessageKind, Utf8Validator)>,
+    /// `Config::max_outgoing_buffer`.
+    limit: usize,
+}
+
+impl Sender {
+    pub(crate) fn new(rng: Option<Box<ChaCha12Rng>>, limit: usize) -> Self {
+        Sender {
+            out: Outgoing::default(),
+            rng,
+            sending: None,
+            limit,
+        }
+    }
+
+    /// The encoded size of a frame this side sends with `payload_len` bytes.
+    fn frame_len(&self, payload_len: usize) -> usize {
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: OpCode::Binary,
+            mask: self.rng.is_some().then_some([0; 4]),
+            payload_len: payload_len as u64,
+        };
+        header.encoded_len() + payload_len
+    }
+
+    /// A frame is refused when it would push a non-empty queue past the
+    /// limit (an empty queue takes any one frame, so that a message larger
+    /// than the limit can still be sent).
+    fn check_capacity(&self, frame_len: usize) -> Result<(), SendError> {
+        let buffered = self.out.len();
+        if buffered > 0 && buffered + frame_len > self.limit {
+            return Err(SendError::Full {
+                buffered,
+                limit: self.limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether a whole data message of `payload_len` bytes can be queued now.
+    pub(crate) fn check_data(&self, payload_len: usize) -> Result<(), SendError> {
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.check_capacity(self.frame_len(payload_len))
+    }
+
+    /// Whether a control frame with `payload_len` bytes can be queued now.
+    pub(crate) fn check_control(&self, payload_len: usize) -> Result<(), SendError> {
+        if payload_len > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLong(payload_len));
+        }
+        self.check_capacity(self.frame_len(payload_len))
+    }
+
+    /// Whether `frame` can be sent as our close frame. A close is never
+    /// refused for lack of room: a connection must always be able to end,
+    /// and nothing follows it.
+    pub(crate) fn check_close(&self, frame: Option<&CloseFrame>) -> Result<(), SendError> {
+        if let Some(frame) = frame {
+            if !frame.code.is_valid_on_wire() {
+                return Err(SendError::InvalidCloseCode(frame.code.0));
+            }
+            if frame.reason.len() > CloseFrame::MAX_REASON_LEN {
+                return Err(SendError::ControlPayloadTooLong(frame.reason.len() + 2));
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a whole data message, after [`check_data`](Self::check_data).
+    pub(crate) fn queue_message(&mut self, opcode: OpCode, payload: &Bytes) {
+        self.queue_data(opcode, true, payload);
+    }
+
+    /// Queues one fragment of a message: the first fragment gives the kind,
+    /// `fin` ends the message. Text is validated across the fragments.
+    pub(crate) fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &Bytes,
+        fin: bool,
+    ) -> Result<(), SendError> {
+        let opcode = match &self.sending {
+            Some((sending, _)) if *sending != kind => return Err(SendError::MessageInProgress),
+            Some(_) => OpCode::Continuation,
+            None => match kind {
+                MessageKind::Text => OpCode::Text,
+                MessageKind::Binary => OpCode::Binary,
+            },
+        };
+        self.check_capacity(self.frame_len(data.len()))?;
+        // Validate on a copy: a refused fragment leaves the message in
+        // progress and its UTF-8 state as they were.
+        let mut validator = match &self.sending {
+            Some((_, validator)) => validator.clone(),
+            None => Utf8Validator::new(),
+        };
+        if kind == MessageKind::Text {
+            let valid =
+                validator
+                    .feed(data)
+                    .and_then(|()| if fin { validator.finish() } else { Ok(()) });
+            if valid.is_err() {
+                return Err(SendError::InvalidUtf8);
+            }
+        }
+        self.queue_data(opcode, fin, data);
+        self.sending = if fin { None } else { Some((kind, validator)) };
+        Ok(())
+    }
+
+    /// Queues a frame encoded once for many connections, by reference.
+    pub(crate) fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
+        if self.rng.is_some() {
+            return Err(SendError::ClientCannotSendPrepared);
+        }
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.check_capacity(message.frame().len())?;
+        self.out.push_encoded(message.frame().clone());
+        Ok(())
+    }
+
+    /// The header of a frame this side sends: masked with a fresh key by a client.
+    fn header(&mut self, opcode: OpCode, fin: bool, len: usize) -> FrameHeader {
+        let mask = self
+            .rng
+            .as_deref_mut()
+            .map(|rng| rng.next_u32().to_ne_bytes());
+        FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: len as u64,
+        }
+    }
+
+    /// Queues a data frame (or a close, which must follow the data) in order.
+    pub(crate) fn queue_data(&mut self, opcode: OpCode, fin: bool, payload: &Bytes) {
+        let header = self.header(opcode, fin, payload.len());
+        self.out.push_data(header, payload);
+    }
+
+    /// Queues a control frame ahead of data that has not started to go out.
+    pub(crate) fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        let header = self.header(opcode, true, payload.len());
+        self.out.push_control(header, payload);
+    }
+
+    /// The encoded size of a control frame with `payload_len` bytes.
+    pub(crate) fn control_frame_len(&self, payload_len: usize) -> usize {
+        self.frame_len(payload_len)
+    }
+}
