@@ -221,12 +221,12 @@ fn recording_server() -> (String, mpsc::Receiver<Option<u16>>) {
         let mut ws = accept(stream).expect("handshake");
         loop {
             match ws.recv() {
-                Ok(message @ Message::Text(_)) => ws.send(message).expect("echo"),
-                Ok(Message::Close(frame)) => {
+                Ok(Some(message @ Message::Text(_))) => ws.send(message).expect("echo"),
+                Ok(Some(Message::Close(frame))) => {
                     let _ = report.send(frame.map(|frame| frame.code.0));
                 }
-                Ok(_) => {}
-                Err(_) => return,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return,
             }
         }
     });
