@@ -44,24 +44,24 @@ fn main() {
 fn case_count(base: &str) -> Result<u32, Box<dyn std::error::Error>> {
     let (mut ws, _) = connect(&format!("{base}/getCaseCount"))?;
     let count = loop {
-        if let Message::Text(text) = ws.recv()? {
-            break text.as_str().trim().parse()?;
+        match ws.recv()? {
+            Some(Message::Text(text)) => break text.as_str().trim().parse()?,
+            Some(_) => {}
+            None => return Err("the connection closed before the count".into()),
         }
     };
     // The server closes the connection; finish its closing handshake.
-    while ws.recv().is_ok() {}
+    while ws.recv()?.is_some() {}
     Ok(count)
 }
 
 /// Echoes every data message of `url` until the connection ends.
 fn echo_until_closed(url: &str) -> Result<(), Error> {
     let (mut ws, _) = connect(url)?;
-    loop {
-        match ws.recv() {
-            Ok(message @ (Message::Text(_) | Message::Binary(_))) => ws.send(message)?,
-            Ok(_) => {}
-            Err(e) if e.is_normal_close() => return Ok(()),
-            Err(e) => return Err(e),
+    while let Some(message) = ws.recv()? {
+        if let Message::Text(_) | Message::Binary(_) = message {
+            ws.send(message)?;
         }
     }
+    Ok(())
 }

@@ -38,14 +38,13 @@ fn main() {
 fn serve(stream: TcpStream) -> Result<(), Error> {
     stream.set_nodelay(true)?;
     let mut ws = accept(stream)?;
-    loop {
-        match ws.recv() {
+    // `None`: the closing handshake has completed.
+    while let Some(message) = ws.recv()? {
+        if let Message::Text(_) | Message::Binary(_) = message {
             // Queued only: `recv` writes every queued answer before it waits
             // for the peer, so a burst of messages is echoed in one write.
-            Ok(message @ (Message::Text(_) | Message::Binary(_))) => ws.write(message)?,
-            Ok(_) => {}
-            Err(e) if e.is_normal_close() => return Ok(()),
-            Err(e) => return Err(e),
+            ws.feed(message)?;
         }
     }
+    Ok(())
 }

@@ -20,6 +20,7 @@ const MIN_WAIT: Duration = Duration::from_millis(1);
 /// What a receive hands back: a whole message or control frame, or, with
 /// [`Config::streaming`](crate::Config::streaming), a piece of a data message.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Incoming {
     /// A whole text or binary message, or a ping, pong or close frame.
     Message(Message),
@@ -150,7 +151,7 @@ impl Core {
 
     /// The error for a refused command.
     pub(crate) fn send_error(&self, error: SendError) -> Error {
-        if self.conn.is_closed() {
+        if self.conn.is_closed() || error == SendError::Closed {
             Error::AlreadyClosed
         } else {
             Error::Send(error)
@@ -259,7 +260,5 @@ impl fmt::Debug for ReadBuf {
 /// A seed for the connection's CSPRNG (masking keys, the handshake nonce),
 /// from the operating system, as RFC 6455 section 10.3 requires.
 pub(crate) fn seed() -> Result<[u8; 32], Error> {
-    let mut seed = [0; 32];
-    getrandom::fill(&mut seed).map_err(|e| Error::Io(io::Error::from(e)))?;
-    Ok(seed)
+    rusty_socket_proto::random_seed().map_err(|e| Error::Io(e.into()))
 }

@@ -12,23 +12,29 @@ use rusty_socket_proto::{
 /// The variants say who is at fault, as proto's errors do: the transport
 /// ([`Io`](Error::Io)), the peer ([`Protocol`](Error::Protocol),
 /// [`Handshake`](Error::Handshake)), the caller ([`Send`](Error::Send),
-/// [`Config`](Error::Config), [`Url`](Error::Url)), or nobody: the connection
-/// simply ended ([`Closed`](Error::Closed), then
-/// [`AlreadyClosed`](Error::AlreadyClosed)).
+/// [`Config`](Error::Config), [`Url`](Error::Url)), or a deadline
+/// ([`Closed`](Error::Closed)). A clean end is not an error: `recv` returns
+/// `Ok(None)`.
+///
+/// `rusty-socket-tokio` has an `Error` with the same variants, names and
+/// meanings.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The transport failed while connecting, reading or writing.
     ///
     /// A write timeout you set on the stream yourself surfaces here as
-    /// `ErrorKind::WouldBlock` or `TimedOut` and leaves the connection usable:
-    /// the unwritten bytes stay queued for the next `flush`. Any other I/O
-    /// error ends the connection.
+    /// `ErrorKind::WouldBlock` or `TimedOut` ([`is_timeout`](Error::is_timeout))
+    /// and leaves the connection usable: the unwritten bytes stay queued for
+    /// the next `flush`. Any other I/O error ends the connection. (A peer
+    /// that ends the transport without a closing handshake is
+    /// [`Closed`](Error::Closed) with [`CloseReason::Eof`].)
     Io(io::Error),
     /// The URL cannot be opened.
     Url(UrlError),
-    /// A `wss://` URL: TLS is not supported by this version of the crate.
-    /// Open the TLS stream yourself and hand it to [`client`](crate::client).
+    /// A `wss://` URL: TLS is not supported by [`connect`](crate::connect)
+    /// yet. Open the TLS stream yourself and hand it to
+    /// [`connect_on`](crate::connect_on).
     TlsUnsupported,
     /// The [`Config`](crate::Config) cannot work.
     Config(ConfigError),
@@ -39,7 +45,8 @@ pub enum Error {
     /// Server: the request was plain HTTP, not a WebSocket upgrade; it was
     /// answered with `426 Upgrade Required`.
     NotWebSocket,
-    /// Server: the application's callback rejected the request with this status.
+    /// Server: the application's callback rejected the request with this
+    /// status; the [`Reject`](crate::Reject) response was written out.
     Rejected(StatusCode),
     /// Server: the callback's [`Accept`](crate::Accept) could not be applied
     /// (a subprotocol the client did not offer, for instance); the request
@@ -48,29 +55,31 @@ pub enum Error {
     /// The peer broke the protocol. A close frame with the error's close
     /// code was sent and the connection has ended.
     Protocol(ProtocolError),
-    /// The connection cannot send this now (the caller's mistake, such as a
-    /// ping payload over 125 bytes, or sending after `close`). Nothing was
+    /// The connection cannot send this (the caller's mistake, such as a
+    /// ping payload over 125 bytes, or a fragment out of order). Nothing was
     /// queued; the connection carries on.
     Send(SendError),
-    /// The connection has ended, for this reason. Reported once; after a
-    /// clean closing handshake the reason is [`CloseReason::Normal`].
+    /// The connection ended abnormally without a transport error or a
+    /// protocol violation: a deadline passed ([`CloseReason::Timeout`]), or
+    /// the peer ended the transport without a closing handshake
+    /// ([`CloseReason::Eof`]). Never [`CloseReason::Normal`]: a completed
+    /// closing handshake is `recv` returning `Ok(None)`.
     Closed(CloseReason),
-    /// The end of the connection was already reported.
+    /// The connection is closing or has ended: nothing more can be sent
+    /// (our close frame was sent, or the end was reported).
     AlreadyClosed,
     /// `recv` was called with `Config::streaming` on and the next item is a
-    /// fragment; it stays queued for [`recv_fragment`](crate::WebSocket::recv_fragment).
+    /// fragment; it stays queued for
+    /// [`recv_incoming`](crate::WebSocket::recv_incoming).
     FragmentPending,
 }
 
 impl Error {
-    /// Whether this is the report of a completed closing handshake: the
-    /// normal way for `recv` to end.
-    pub fn is_normal_close(&self) -> bool {
-        matches!(self, Error::Closed(CloseReason::Normal(_)))
-    }
-
-    /// Whether this is a write or read timeout set on the stream by the
-    /// caller (`WouldBlock` or `TimedOut`): the connection is still usable.
+    /// Whether this is a timeout of the transport (`ErrorKind::WouldBlock`
+    /// or `TimedOut`): a write timeout you set on the stream, which leaves
+    /// the connection usable, or a TCP connect that ran out of the opening
+    /// handshake's time. Proto's own deadlines are [`Error::Closed`] with
+    /// [`CloseReason::Timeout`].
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Io(e) if is_timeout(e))
     }
@@ -90,8 +99,8 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::Url(e) => write!(f, "cannot open URL: {e}"),
             Error::TlsUnsupported => f.write_str(
-                "wss:// needs TLS, which rusty-socket-std does not support yet: \
-                 use a ws:// URL, or open the TLS stream yourself and call `client`",
+                "wss:// needs TLS, which connect() does not support yet: \
+                 open the TLS stream yourself and call connect_on()",
             ),
             Error::Config(e) => e.fmt(f),
             Error::Handshake(e) => write!(f, "opening handshake failed: {e}"),
@@ -107,10 +116,10 @@ impl fmt::Display for Error {
             Error::Protocol(e) => write!(f, "protocol error: {e}"),
             Error::Send(e) => write!(f, "cannot send: {e}"),
             Error::Closed(reason) => write!(f, "connection closed: {reason}"),
-            Error::AlreadyClosed => f.write_str("the connection is already closed"),
+            Error::AlreadyClosed => f.write_str("the connection is closing or closed"),
             Error::FragmentPending => f.write_str(
                 "a message fragment is next (Config::streaming is on): \
-                 receive it with recv_fragment",
+                 receive it with recv_incoming",
             ),
         }
     }
@@ -182,7 +191,7 @@ impl From<SendError> for Error {
 mod tests {
     use std::error::Error as _;
 
-    use rusty_socket_proto::{CloseCode, CloseFrame, Timer};
+    use rusty_socket_proto::Timer;
 
     use super::*;
 
@@ -200,14 +209,10 @@ mod tests {
             protocol.source().map(ToString::to_string).as_deref(),
             Some("client frame is not masked")
         );
-        let closed = Error::Closed(CloseReason::Normal(Some(CloseFrame::new(
-            CloseCode::NORMAL,
-            "bye",
-        ))));
-        assert!(closed.is_normal_close());
+        let closed = Error::Closed(CloseReason::Eof);
         assert_eq!(
             closed.to_string(),
-            "connection closed: closed with code 1000: bye"
+            "connection closed: connection ended without a closing handshake"
         );
         assert!(closed.source().is_none());
         let timeout = Error::Closed(CloseReason::Timeout(Timer::Close));

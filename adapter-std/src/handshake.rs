@@ -29,6 +29,9 @@ use crate::transport::Transport;
 /// ws.send(Message::text("hello"))?;
 /// println!("{:?}", ws.recv()?);
 /// ws.close(1000, "bye")?;
+/// while let Some(message) = ws.recv()? {
+///     println!("{message:?}"); // the server's close frame
+/// }
 /// # Ok::<(), rusty_socket_std::Error>(())
 /// ```
 pub fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Error> {
@@ -65,10 +68,10 @@ pub fn connect_with(
 /// (a Unix socket, a TLS stream for a `wss://` URL wrapped in
 /// [`NoTimeouts`](crate::NoTimeouts), a proxy tunnel...). The URL gives the
 /// request's path and `Host` header.
-pub fn client<S: Transport>(
+pub fn connect_on<S: Transport>(
+    stream: S,
     request: ClientRequest,
     config: Config,
-    stream: S,
 ) -> Result<(WebSocket<S>, Response), Error> {
     let conn = Connection::client(&request, config, seed()?, Instant::now())?;
     finish_client(WebSocket::new(stream, conn))
@@ -175,7 +178,7 @@ where
             let status = reject.status_code();
             (reject, Error::Rejected(status))
         }
-        Ok(accept) => match ws.connection().accept(now, accept) {
+        Ok(accept) => match ws.connection_mut().accept(now, accept) {
             Ok(()) => {
                 ws.flush()?;
                 return Ok(ws);
@@ -187,7 +190,7 @@ where
             ),
         },
     };
-    ws.connection().reject(now, reject)?;
+    ws.connection_mut().reject(now, reject)?;
     // Write the response out; the connection then ends.
     let _ = ws.handshake_event();
     Err(error)

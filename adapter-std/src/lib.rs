@@ -3,9 +3,10 @@
 //!
 //! [`connect`] opens a client connection to a `ws://` URL; [`accept`] and
 //! [`accept_with`] run the server's side of the opening handshake on a stream
-//! you accepted; [`client`] runs the client's side over a stream you opened
-//! yourself. Each returns a [`WebSocket`] with plain blocking `send`, `recv`
-//! and `close`:
+//! you accepted; [`connect_on`] runs the client's side over a stream you
+//! opened yourself. Each returns a [`WebSocket`] with plain blocking `send`,
+//! `recv` and `close`. `recv` returns `Ok(None)` once the closing handshake
+//! has completed, and an error for every other end:
 //!
 //! ```
 //! use std::net::TcpListener;
@@ -20,26 +21,31 @@
 //! let server = thread::spawn(move || -> Result<(), rusty_socket_std::Error> {
 //!     let (stream, _) = listener.accept()?;
 //!     let mut ws = accept(stream)?;
-//!     loop {
-//!         match ws.recv() {
-//!             Ok(message @ (Message::Text(_) | Message::Binary(_))) => ws.send(message)?,
-//!             // Pings are answered and the close echoed by the connection itself.
-//!             Ok(_) => {}
-//!             Err(e) if e.is_normal_close() => return Ok(()),
-//!             Err(e) => return Err(e),
+//!     // Pings are answered and the close echoed by the connection itself.
+//!     while let Some(message) = ws.recv()? {
+//!         if let Message::Text(_) | Message::Binary(_) = message {
+//!             ws.send(message)?;
 //!         }
 //!     }
+//!     Ok(())
 //! });
 //!
 //! // A client.
 //! let (mut ws, _response) = connect(&url)?;
 //! ws.send(Message::text("hello"))?;
-//! assert_eq!(ws.recv()?, Message::text("hello"));
-//! ws.close(1000, "done")?; // the whole closing handshake
+//! assert_eq!(ws.recv()?, Some(Message::text("hello")));
+//! ws.close(1000, "done")?; // sends our close frame
+//! // Finish the closing handshake: the server's close frame, then `None`.
+//! while let Some(message) = ws.recv()? {
+//!     println!("{message:?}");
+//! }
 //! server.join().expect("server thread")?;
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The API has the same shape as `rusty-socket-tokio`'s, minus `async`:
+//! the same names, the same `Error` variants, `split` in the same order.
 //!
 //! # What the adapter does, and does not
 //!
@@ -64,12 +70,12 @@
 //! `UnixStream` are transports; wrap anything else (an in-memory pipe, a TLS
 //! stream) in [`NoTimeouts`], whose documentation says what is lost.
 //! `wss://` is not supported by [`connect`] yet ([`Error::TlsUnsupported`]);
-//! run [`client`] over your own TLS stream meanwhile.
+//! run [`connect_on`] over your own TLS stream meanwhile.
 //!
 //! # One thread sends while another receives
 //!
 //! [`WebSocket::split`] (for transports that can be cloned, like
-//! `TcpStream`) gives a [`ReadHalf`] and a [`WriteHalf`]: one thread can be
+//! `TcpStream`) gives a [`WriteHalf`] and a [`ReadHalf`]: one thread can be
 //! blocked in `recv` while another sends. The halves share the connection
 //! behind a mutex that is never held across blocking I/O; writes are
 //! serialised by a second lock, and the pongs and close echo that receiving
@@ -79,7 +85,7 @@
 //!
 //! # Streaming
 //!
-//! With [`Config::streaming`] on, [`WebSocket::recv_fragment`] hands over
+//! With [`Config::streaming`] on, [`WebSocket::recv_incoming`] hands over
 //! the pieces of large messages as they arrive ([`Incoming::Fragment`]),
 //! and [`WebSocket::send_fragment`] sends a message piece by piece.
 
@@ -95,7 +101,7 @@ mod transport;
 
 pub use crate::core::Incoming;
 pub use error::Error;
-pub use handshake::{accept, accept_with, client, connect, connect_with};
+pub use handshake::{accept, accept_with, connect, connect_on, connect_with};
 pub use socket::WebSocket;
 pub use split::{ReadHalf, WriteHalf};
 pub use transport::{NoTimeouts, Transport, TryClone};
@@ -106,3 +112,8 @@ pub use rusty_socket_proto::{
     ConfigError, Fragment, HandshakeError, Message, MessageKind, PreparedMessage, ProtocolError,
     Reject, Request, Response, Role, SendError, State, Timer, UrlError, Utf8Bytes,
 };
+
+/// The README's example, compiled by `cargo test`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use rusty_socket_proto::{
-    CloseCode, CloseFrame, Config, Connection, Event, Message, MessageKind, PreparedMessage, Role,
-    SendError, State,
+    CloseCode, CloseFrame, CloseReason, Config, Connection, Event, Message, MessageKind,
+    PreparedMessage, Role, SendError, State,
 };
 
 use crate::core::{Core, Incoming, Polled, ReadBuf};
@@ -19,7 +19,7 @@ use crate::transport::Transport;
 const MAX_SLICES: usize = 64;
 
 /// A WebSocket connection over a blocking transport `S`, after its opening
-/// handshake: made by [`connect`](crate::connect), [`client`](crate::client),
+/// handshake: made by [`connect`](crate::connect), [`connect_on`](crate::connect_on),
 /// [`accept`](crate::accept) or [`accept_with`](crate::accept_with).
 ///
 /// Every method drives the connection: it writes out what is queued, reads
@@ -94,6 +94,11 @@ impl<S: Transport> WebSocket<S> {
         self.core.conn.config()
     }
 
+    /// The protocol state machine, to read its state.
+    pub fn connection(&self) -> &Connection {
+        &self.core.conn
+    }
+
     /// Bytes queued but not yet written to the transport. Bounded by
     /// `Config::max_outgoing_buffer` (or one message, if a single message is
     /// larger): a send that would go past it first writes out what is queued.
@@ -106,50 +111,54 @@ impl<S: Transport> WebSocket<S> {
     /// Receives the next message: text, binary, or a ping, pong or close
     /// frame (already answered by the connection).
     ///
-    /// After the peer's close frame ([`Message::Close`]), the next call
-    /// finishes the closing handshake and returns [`Error::Closed`] with the
-    /// reason ([`Error::is_normal_close`] for a clean one); the transport is
-    /// then shut down, and later calls return [`Error::AlreadyClosed`]. A
-    /// protocol violation by the peer is [`Error::Protocol`], a transport
-    /// failure [`Error::Io`].
+    /// `Ok(None)` is the normal end: the closing handshake has completed
+    /// (the peer's close frame, returned before as [`Message::Close`], was
+    /// answered or was the answer to ours), and the transport is shut down.
+    /// Every other end is an error: [`Error::Protocol`] for a violation by
+    /// the peer, [`Error::Io`] for a transport failure (an EOF without a
+    /// closing handshake included), [`Error::Closed`] for a timeout. Once
+    /// the end has been reported, later calls return `Ok(None)`.
     ///
     /// With `Config::streaming` on, data arrives in fragments: use
-    /// [`recv_fragment`](Self::recv_fragment) (this returns
+    /// [`recv_incoming`](Self::recv_incoming) (this returns
     /// [`Error::FragmentPending`] when a fragment is next).
     ///
     /// Before it waits for the peer, `recv` writes out everything queued
-    /// (messages queued with [`write`](Self::write), pongs): a server that
-    /// answers with `write` answers a burst of messages in one write.
-    pub fn recv(&mut self) -> Result<Message, Error> {
+    /// (messages queued with [`feed`](Self::feed), pongs): a server that
+    /// answers with `feed` answers a burst of messages in one write.
+    pub fn recv(&mut self) -> Result<Option<Message>, Error> {
         match self.next_item()? {
-            Incoming::Message(message) => Ok(message),
-            fragment @ Incoming::Fragment(_) => {
+            Some(Incoming::Message(message)) => Ok(Some(message)),
+            Some(fragment @ Incoming::Fragment(_)) => {
                 self.core.stash(fragment);
                 Err(Error::FragmentPending)
             }
+            None => Ok(None),
         }
     }
 
     /// Receives the next message, control frame, or (with `Config::streaming`)
     /// piece of a message as it arrives, without waiting for the whole
     /// message. Ends as [`recv`](Self::recv) does.
-    pub fn recv_fragment(&mut self) -> Result<Incoming, Error> {
+    pub fn recv_incoming(&mut self) -> Result<Option<Incoming>, Error> {
         self.next_item()
     }
 
     // ----- sending -----
 
-    /// Sends a message and writes it out: text, binary, ping or pong.
-    /// Sending [`Message::Close`] starts the closing handshake (then `recv`
-    /// until it ends, or use [`close`](Self::close)).
+    /// Sends a message and writes it out ([`feed`](Self::feed), then
+    /// [`flush`](Self::flush)): text, binary, ping or pong. Sending
+    /// [`Message::Close`] starts the closing handshake, as
+    /// [`close`](Self::close) does.
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
-        self.write(message)?;
+        self.feed(message)?;
         self.flush()
     }
 
     /// Queues a message without writing it out (see [`flush`](Self::flush)),
-    /// except to make room when the queue is full.
-    pub fn write(&mut self, message: Message) -> Result<(), Error> {
+    /// except to make room when the queue is full. [`recv`](Self::recv)
+    /// also writes out what is queued before it waits.
+    pub fn feed(&mut self, message: Message) -> Result<(), Error> {
         self.command(|conn, now| conn.send(now, &message))
     }
 
@@ -187,35 +196,33 @@ impl<S: Transport> WebSocket<S> {
         self.write_out().map_err(|e| self.io_failure(e))
     }
 
-    /// Closes the connection with a status code (1000 for a normal closure,
-    /// see [`CloseCode`]) and a reason of at most 123 bytes, and completes
-    /// the closing handshake: reads until the peer's close frame (and, for a
-    /// client, the server's end of the transport) or the close timeout, then
-    /// shuts the transport down. Messages still arriving are discarded.
+    /// Starts the closing handshake: queues a close frame with a status code
+    /// (`1000` or [`CloseCode::NORMAL`] for a normal closure) and a reason of
+    /// at most 123 bytes, writes it out, and returns.
     ///
-    /// Returns `Ok` once the handshake completed cleanly; after the peer's
-    /// close frame was received, it just completes the handshake. An error
-    /// says how the connection ended otherwise, for instance
-    /// `Error::Closed(CloseReason::Timeout(Timer::Close))` when the peer
-    /// never answered.
+    /// Then call [`recv`](Self::recv) until it returns `Ok(None)` to finish
+    /// the closing handshake: messages still in flight are delivered first,
+    /// then the peer's [`Message::Close`], then `Ok(None)` (an error if the
+    /// peer does not answer within `Config::close_timeout`). A client reads
+    /// until the server ends the transport, as RFC 6455 wants. Dropping the
+    /// `WebSocket` instead just closes the transport.
+    ///
+    /// If the peer closed first, its close was already answered and this
+    /// queues nothing. After the end was reported, returns
+    /// [`Error::AlreadyClosed`].
     pub fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
         if self.core.is_ended() {
             return Err(Error::AlreadyClosed);
         }
         let frame = CloseFrame::new(code.into(), reason);
+        self.core.expire();
         match self.core.conn.close(Instant::now(), Some(frame)) {
             // Closed: the peer's close came first, or the connection ended
-            // and says why below.
+            // and `recv` says why.
             Ok(()) | Err(SendError::Closed) => {}
             Err(e) => return Err(self.core.send_error(e)),
         }
-        loop {
-            match self.next_item() {
-                Ok(_) => {}
-                Err(e) if e.is_normal_close() => return Ok(()),
-                Err(e) => return Err(e),
-            }
-        }
+        self.flush()
     }
 
     // ----- the machinery -----
@@ -241,7 +248,7 @@ impl<S: Transport> WebSocket<S> {
     /// [`write`](Self::write), pongs, a close) and then reads until there is
     /// one. Writing only before waiting lets a burst of received messages be
     /// answered with a single write.
-    fn next_item(&mut self) -> Result<Incoming, Error> {
+    fn next_item(&mut self) -> Result<Option<Incoming>, Error> {
         loop {
             match self.core.poll() {
                 // The echo of a close goes out with it, so that an
@@ -250,14 +257,14 @@ impl<S: Transport> WebSocket<S> {
                     if let Err(e) = self.write_out() {
                         self.core.fail_io(&e);
                     }
-                    return Ok(item);
+                    return Ok(Some(item));
                 }
-                Polled::Item(item) => return Ok(item),
+                Polled::Item(item) => return Ok(Some(item)),
                 Polled::End { error, first } => {
                     if first {
                         self.shut_down();
                     }
-                    return Err(error);
+                    return end_of_stream(error);
                 }
                 Polled::Empty => {}
             }
@@ -300,7 +307,7 @@ impl<S: Transport> WebSocket<S> {
     }
 
     /// The connection, for the handshake functions.
-    pub(crate) fn connection(&mut self) -> &mut Connection {
+    pub(crate) fn connection_mut(&mut self) -> &mut Connection {
         &mut self.core.conn
     }
 
@@ -373,6 +380,16 @@ impl<S: Transport> WebSocket<S> {
     /// The parts, for [`split`](Self::split).
     pub(crate) fn into_parts(self) -> (S, Core, ReadBuf, bool) {
         (self.stream, self.core, self.reader, self.shut)
+    }
+}
+
+/// What receiving reports for the end the core reported as `error`: the
+/// normal end (a completed closing handshake) and every report after the
+/// first are `Ok(None)`.
+pub(crate) fn end_of_stream<T>(error: Error) -> Result<Option<T>, Error> {
+    match error {
+        Error::Closed(CloseReason::Normal(_)) | Error::AlreadyClosed => Ok(None),
+        error => Err(error),
     }
 }
 

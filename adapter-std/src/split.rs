@@ -31,9 +31,11 @@
 //!   one writer at a time writes them in order.
 //! - Deadlines: the reader arms its read timeout from the connection's next
 //!   deadline, as the whole `WebSocket` does. The one deadline a sender can
-//!   start is the close timeout of [`WriteHalf::close`], which the read
-//!   already blocked cannot see: `WriteHalf::close` waits for the end itself
-//!   and acts on that deadline, shutting the transport down to wake the reader.
+//!   start is the close timeout of [`WriteHalf::close`], which a read
+//!   already blocked cannot see: `WriteHalf::close` returns at once, and a
+//!   short-lived watchdog thread waits for the end until that deadline,
+//!   acts on it if it passes, and shuts the transport down to wake the
+//!   reader. It holds the shared state only while it waits.
 //! - The transport is shut down once the connection has ended: after the
 //!   last bytes are written (by the writer), or at once when the peer went
 //!   away or a deadline passed.
@@ -49,13 +51,13 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use rusty_socket_proto::{
-    CloseCode, CloseFrame, CloseReason, Connection, Message, MessageKind, PreparedMessage, Role,
-    SendError, State, Timer,
+    CloseCode, CloseFrame, Connection, Message, MessageKind, PreparedMessage, Role, SendError,
+    State,
 };
 
 use crate::core::{Core, Incoming, Input, Polled, ReadBuf};
 use crate::error::{is_timeout, Error};
-use crate::socket::WebSocket;
+use crate::socket::{end_of_stream, WebSocket};
 use crate::transport::{Transport, TryClone};
 
 /// How long the reader waits at most, while the connection finishes its
@@ -63,9 +65,13 @@ use crate::transport::{Transport, TryClone};
 const DRAIN_POLL: Duration = Duration::from_millis(50);
 
 impl<S: Transport + TryClone> WebSocket<S> {
-    /// Splits the connection into a [`ReadHalf`] and a [`WriteHalf`] that can
+    /// Splits the connection into a [`WriteHalf`] and a [`ReadHalf`] that can
     /// be moved to different threads: one can send while the other is
     /// blocked in `recv`. The transport is cloned twice (`try_clone`).
+    ///
+    /// The order is the `futures` convention of `StreamExt::split`, sink
+    /// first: `let (writer, reader) = ws.split()?;`, in this crate and in
+    /// `rusty-socket-tokio` alike.
     ///
     /// Pings are answered and closes echoed as before, by whichever half is
     /// writing at the time; see the [crate docs](crate#one-thread-sends-while-another-receives).
@@ -78,18 +84,20 @@ impl<S: Transport + TryClone> WebSocket<S> {
     /// use rusty_socket_std::{connect, Message};
     ///
     /// let (ws, _) = connect("ws://127.0.0.1:9001/")?;
-    /// let (mut reader, mut writer) = ws.split()?;
-    /// let printer = thread::spawn(move || {
-    ///     while let Ok(message) = reader.recv() {
+    /// let (mut writer, mut reader) = ws.split()?;
+    /// let printer = thread::spawn(move || -> Result<(), rusty_socket_std::Error> {
+    ///     // Until the closing handshake completes (`None`) or fails.
+    ///     while let Some(message) = reader.recv()? {
     ///         println!("{message:?}");
     ///     }
+    ///     Ok(())
     /// });
     /// writer.send(Message::text("hello"))?;
     /// writer.close(1000, "done")?;
-    /// printer.join().unwrap();
+    /// printer.join().unwrap()?;
     /// # Ok::<(), rusty_socket_std::Error>(())
     /// ```
-    pub fn split(self) -> Result<(ReadHalf<S>, WriteHalf<S>), Error> {
+    pub fn split(self) -> Result<(WriteHalf<S>, ReadHalf<S>), Error> {
         let writer = self.get_ref().try_clone()?;
         let closer = self.get_ref().try_clone()?;
         let (stream, core, reader, shut) = self.into_parts();
@@ -109,7 +117,7 @@ impl<S: Transport + TryClone> WebSocket<S> {
             reader,
             shared: Arc::clone(&shared),
         };
-        Ok((read, WriteHalf { shared }))
+        Ok((WriteHalf { shared }, read))
     }
 }
 
@@ -277,27 +285,65 @@ impl<S: Transport> Shared<S> {
     }
 }
 
+impl<S: Transport> Shared<S> {
+    /// After our close frame: waits for the end of the connection until the
+    /// close deadline (`at`, or later if proto moved it), and ends the
+    /// connection there if it has not ended, shutting the transport down
+    /// to wake the reader.
+    fn close_watchdog(&self, mut at: Instant) {
+        let mut core = self.core();
+        loop {
+            if core.conn.is_closed() {
+                return;
+            }
+            let now = Instant::now();
+            if at > now {
+                core = self
+                    .ended
+                    .wait_timeout(core, at - now)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+                continue;
+            }
+            core.expire();
+            if core.conn.is_closed() {
+                drop(core);
+                self.ended.notify_all();
+                self.shut_down();
+                return;
+            }
+            match core.conn.poll_timeout() {
+                Some(next) if next > now => at = next,
+                // Nothing left to wait for: the reader has it.
+                _ => return,
+            }
+        }
+    }
+}
+
 impl<S: Transport> ReadHalf<S> {
-    /// Receives the next message, as [`WebSocket::recv`] does. Holds no lock
-    /// while it waits, so the [`WriteHalf`] can send meanwhile.
-    pub fn recv(&mut self) -> Result<Message, Error> {
-        match self.recv_fragment()? {
-            Incoming::Message(message) => Ok(message),
-            fragment @ Incoming::Fragment(_) => {
+    /// Receives the next message, as [`WebSocket::recv`] does: `Ok(None)`
+    /// once the closing handshake has completed. Holds no lock while it
+    /// waits, so the [`WriteHalf`] can send meanwhile.
+    pub fn recv(&mut self) -> Result<Option<Message>, Error> {
+        match self.recv_incoming()? {
+            Some(Incoming::Message(message)) => Ok(Some(message)),
+            Some(fragment @ Incoming::Fragment(_)) => {
                 self.shared.core().stash(fragment);
                 Err(Error::FragmentPending)
             }
+            None => Ok(None),
         }
     }
 
     /// Receives the next message, control frame or fragment, as
-    /// [`WebSocket::recv_fragment`] does.
-    pub fn recv_fragment(&mut self) -> Result<Incoming, Error> {
+    /// [`WebSocket::recv_incoming`] does.
+    pub fn recv_incoming(&mut self) -> Result<Option<Incoming>, Error> {
         loop {
             self.write_owed()?;
             match self.shared.with_core(Core::poll) {
-                Polled::Item(item) => return Ok(item),
-                Polled::End { error, .. } => return Err(error),
+                Polled::Item(item) => return Ok(Some(item)),
+                Polled::End { error, .. } => return end_of_stream(error),
                 Polled::Empty => {}
             }
             // Decoding may have queued output (a pong, a failure's close
@@ -397,18 +443,23 @@ impl<S: Transport> ReadHalf<S> {
     pub fn role(&self) -> Role {
         self.shared.core().conn.role()
     }
+
+    /// The subprotocol agreed in the opening handshake, if any.
+    pub fn protocol(&self) -> Option<String> {
+        self.shared.core().conn.protocol().map(str::to_owned)
+    }
 }
 
 impl<S: Transport> WriteHalf<S> {
     /// Sends a message and writes it out, as [`WebSocket::send`] does.
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
-        self.write(message)?;
+        self.feed(message)?;
         self.flush()
     }
 
     /// Queues a message without writing it out, except to make room, as
-    /// [`WebSocket::write`] does.
-    pub fn write(&mut self, message: Message) -> Result<(), Error> {
+    /// [`WebSocket::feed`] does.
+    pub fn feed(&mut self, message: Message) -> Result<(), Error> {
         self.command(|conn, now| conn.send(now, &message))
     }
 
@@ -443,56 +494,49 @@ impl<S: Transport> WriteHalf<S> {
         self.shared.flush(true).map_err(Error::Io)
     }
 
-    /// Sends a close frame with a code and reason and waits until the
-    /// connection has ended: the [`ReadHalf`] must keep receiving to see the
-    /// peer's answer (it then reports the end, with its reason). If the peer
-    /// does not answer within the close timeout, this ends the connection,
-    /// shuts the transport down (which wakes the reader) and returns
-    /// `Error::Closed(CloseReason::Timeout(Timer::Close))`.
-    pub fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+    /// Starts the closing handshake, as [`WebSocket::close`] does: queues a
+    /// close frame with a code and reason, writes it out, and returns. The
+    /// [`ReadHalf`] finishes the handshake: keep calling its `recv` until
+    /// `Ok(None)`; messages still in flight arrive first.
+    ///
+    /// If the peer does not answer within `Config::close_timeout`, the
+    /// connection ends then (the reader reports
+    /// `Error::Closed(CloseReason::Timeout(Timer::Close))`), even if the
+    /// reader is blocked in a read without a deadline: a watchdog thread
+    /// waits for that deadline and shuts the transport down.
+    pub fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error>
+    where
+        S: Send + 'static,
+    {
         let frame = CloseFrame::new(code.into(), reason);
-        self.shared.with_core(|core| {
-            if core.conn.is_closed() {
+        let deadline = self.shared.with_core(|core| {
+            if core.is_ended() {
                 return Err(Error::AlreadyClosed);
             }
+            core.expire();
             match core.conn.close(Instant::now(), Some(frame)) {
-                // Closed: the peer's close came first; wait for the end.
-                Ok(()) | Err(SendError::Closed) => Ok(()),
-                Err(e) => Err(Error::Send(e)),
+                // Closed: the peer's close came first, or the connection
+                // ended: the reader finishes or reports it.
+                Ok(()) => Ok(core.conn.poll_timeout()),
+                Err(SendError::Closed) => Ok(None),
+                Err(e) => Err(core.send_error(e)),
             }
         })?;
-        self.flush()?;
-        let mut core = self.shared.core();
-        loop {
-            if core.conn.is_closed() {
-                return Ok(());
-            }
-            let now = Instant::now();
-            core = match core.conn.poll_timeout() {
-                Some(at) if at <= now => {
-                    core.conn.handle_timeout(now);
-                    if core.conn.is_closed() {
-                        drop(core);
-                        self.shared.ended.notify_all();
-                        self.shared.shut_down();
-                        return Err(Error::Closed(CloseReason::Timeout(Timer::Close)));
-                    }
-                    core
-                }
-                Some(at) => {
-                    let wait = self.shared.ended.wait_timeout(core, at - now);
-                    wait.unwrap_or_else(PoisonError::into_inner).0
-                }
-                None => self
-                    .shared
-                    .ended
-                    .wait(core)
-                    .unwrap_or_else(PoisonError::into_inner),
-            };
+        // Armed before the write, which may time out (a write timeout set
+        // on the stream): a retried `close` finds the frame queued already.
+        if let Some(deadline) = deadline {
+            let shared = Arc::clone(&self.shared);
+            // Without a thread, the deadline is only seen by the reader's
+            // next read: the peer's answer or a deadline armed before.
+            let spawned = std::thread::Builder::new()
+                .name("rusty-socket close timer".into())
+                .spawn(move || shared.close_watchdog(deadline));
+            spawned.map_err(Error::Io)?;
         }
+        self.flush()
     }
 
-    /// Bytes queued but not yet written, including a piece being written.
+    /// Bytes queued but not yet written, including a piece being written.    /// Bytes queued but not yet written, including a piece being written.
     /// Bounded by `Config::max_outgoing_buffer` plus that piece.
     pub fn buffered_outgoing(&self) -> usize {
         self.shared.buffered_outgoing()
@@ -501,6 +545,11 @@ impl<S: Transport> WriteHalf<S> {
     /// Handshake, open, closing or closed.
     pub fn state(&self) -> State {
         self.shared.core().conn.state()
+    }
+
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        self.shared.core().conn.role()
     }
 
     /// Runs a command on the connection; a full queue is written out first.

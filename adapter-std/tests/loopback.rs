@@ -15,20 +15,17 @@ use std::time::{Duration, Instant};
 
 use rusty_socket_std::http::{header, HeaderName, HeaderValue, StatusCode};
 use rusty_socket_std::{
-    accept, accept_with, client, connect, connect_with, Accept, Bytes, ClientRequest, CloseCode,
-    CloseFrame, CloseReason, Config, Error, HandshakeError, Incoming, Message, MessageKind,
-    NoTimeouts, ProtocolError, Reject, State, Timer, WebSocket,
+    accept, accept_with, connect, connect_on, connect_with, Accept, Bytes, ClientRequest,
+    CloseCode, CloseFrame, CloseReason, Config, Error, HandshakeError, Incoming, Message,
+    MessageKind, NoTimeouts, ProtocolError, Reject, State, Timer, WebSocket,
 };
 use support::{
-    echo, echo_server, raw_client, read_until_eof, serve, within, write_raw, Echoed, LIMIT,
+    close_and_finish, echo, echo_server, raw_client, read_until_eof, serve, within, write_raw,
+    Echoed, LIMIT,
 };
 
 fn close_frame(code: u16, reason: &str) -> Option<CloseFrame> {
     Some(CloseFrame::new(CloseCode(code), reason))
-}
-
-fn is_normal_close_with(error: &Error, code: u16, reason: &str) -> bool {
-    matches!(error, Error::Closed(CloseReason::Normal(frame)) if *frame == close_frame(code, reason))
 }
 
 #[test]
@@ -49,12 +46,14 @@ fn text_binary_and_empty_messages_round_trip() {
             ws.send(message.clone()).unwrap();
         }
         for message in &messages {
-            assert_eq!(&ws.recv().unwrap(), message);
+            assert_eq!(&ws.recv().unwrap().unwrap(), message);
         }
-        ws.close(1000, "bye").unwrap();
+        // The server's echo of our close frame, then the end.
+        let rest = close_and_finish(&mut ws, 1000, "bye");
+        assert_eq!(rest, [Message::Close(close_frame(1000, ""))]);
         let Echoed { controls, end } = server.join().unwrap();
         assert_eq!(controls, [Message::Close(close_frame(1000, "bye"))]);
-        assert!(is_normal_close_with(&end, 1000, "bye"), "{end:?}");
+        assert!(end.is_ok(), "{end:?}");
     });
 }
 
@@ -66,12 +65,12 @@ fn a_16_mib_message_round_trips() {
         let payload: Vec<u8> = (0..16 << 20).map(|i: u32| (i % 251) as u8).collect();
         let payload = Bytes::from(payload);
         ws.send(Message::Binary(payload.clone())).unwrap();
-        match ws.recv().unwrap() {
+        match ws.recv().unwrap().unwrap() {
             Message::Binary(echoed) => assert!(echoed == payload, "payload differs"),
             other => panic!("expected binary, got {other:?}"),
         }
-        ws.close(1000, "").unwrap();
-        assert!(server.join().unwrap().end.is_normal_close());
+        close_and_finish(&mut ws, 1000, "");
+        assert!(server.join().unwrap().end.is_ok());
     });
 }
 
@@ -93,11 +92,11 @@ fn a_fragmented_send_is_received_whole() {
         ws.send_fragment(MessageKind::Text, &b"\xa9"[..], true)
             .unwrap();
         assert_eq!(
-            ws.recv().unwrap(),
+            ws.recv().unwrap().unwrap(),
             Message::Pong(Bytes::from_static(b"between"))
         );
-        assert_eq!(ws.recv().unwrap(), Message::text("Hello é"));
-        ws.close(1000, "").unwrap();
+        assert_eq!(ws.recv().unwrap().unwrap(), Message::text("Hello é"));
+        close_and_finish(&mut ws, 1000, "");
         let echoed = server.join().unwrap();
         assert_eq!(
             echoed.controls[0],
@@ -115,7 +114,7 @@ fn streaming_receive_delivers_a_message_in_pieces() {
             let mut ws = accept_with(stream, config, |_| Ok(Accept::default())).unwrap();
             let mut pieces = Vec::new();
             loop {
-                match ws.recv_fragment().unwrap() {
+                match ws.recv_incoming().unwrap().unwrap() {
                     Incoming::Fragment(fragment) => {
                         let fin = fragment.fin;
                         pieces.push(fragment);
@@ -123,14 +122,14 @@ fn streaming_receive_delivers_a_message_in_pieces() {
                             break;
                         }
                     }
-                    Incoming::Message(other) => panic!("expected a fragment, got {other:?}"),
+                    other => panic!("expected a fragment, got {other:?}"),
                 }
             }
             // `recv` does not lose a fragment it cannot return.
             assert!(matches!(ws.recv(), Err(Error::FragmentPending)));
             let mut text = Vec::new();
             loop {
-                let Incoming::Fragment(fragment) = ws.recv_fragment().unwrap() else {
+                let Incoming::Fragment(fragment) = ws.recv_incoming().unwrap().unwrap() else {
                     panic!("expected a fragment");
                 };
                 assert_eq!(fragment.kind, MessageKind::Text);
@@ -140,15 +139,18 @@ fn streaming_receive_delivers_a_message_in_pieces() {
                 }
             }
             assert_eq!(text, b"after");
-            assert_eq!(ws.recv().unwrap(), Message::Close(close_frame(1000, "")));
-            assert!(ws.recv().unwrap_err().is_normal_close());
+            assert_eq!(
+                ws.recv().unwrap().unwrap(),
+                Message::Close(close_frame(1000, ""))
+            );
+            assert!(ws.recv().unwrap().is_none());
             pieces
         });
         let (mut ws, _) = connect(&url).unwrap();
         let payload: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 253) as u8).collect();
         ws.send(Message::binary(payload.clone())).unwrap();
         ws.send(Message::text("after")).unwrap();
-        ws.close(1000, "").unwrap();
+        close_and_finish(&mut ws, 1000, "");
         let pieces = server.join().unwrap();
         assert!(pieces.len() > 1, "one piece only: not streamed");
         assert!(pieces.iter().all(|p| p.kind == MessageKind::Binary));
@@ -166,7 +168,7 @@ fn pings_are_answered_by_the_peer() {
         let (mut ws, _) = connect(&url).unwrap();
         ws.ping(b"are you there").unwrap();
         assert_eq!(
-            ws.recv().unwrap(),
+            ws.recv().unwrap().unwrap(),
             Message::Pong(Bytes::from_static(b"are you there"))
         );
         assert!(matches!(
@@ -175,7 +177,7 @@ fn pings_are_answered_by_the_peer() {
                 rusty_socket_std::SendError::ControlPayloadTooLong(126)
             ))
         ));
-        ws.close(1000, "").unwrap();
+        close_and_finish(&mut ws, 1000, "");
         let echoed = server.join().unwrap();
         assert_eq!(
             echoed.controls[0],
@@ -200,13 +202,25 @@ fn close_initiated_by_the_client_is_seen_by_the_server_which_ends_the_tcp_first(
         let (mut ws, _) = connect(&url).unwrap();
         let started = Instant::now();
         ws.close(4001, "client done").unwrap();
-        // The server shut the TCP down at once (the client waits for that,
-        // up to the 5 s close timeout).
+        // `close` only sends: the handshake is still open.
+        assert_eq!(ws.state(), State::Closing);
+        assert!(matches!(
+            ws.send(Message::text("late")),
+            Err(Error::AlreadyClosed)
+        ));
+        // The server's echo, then the end: the server shut the TCP down at
+        // once (the client waits for that, up to the 5 s close timeout).
+        assert_eq!(
+            ws.recv().unwrap(),
+            Some(Message::Close(close_frame(4001, "")))
+        );
+        assert_eq!(ws.recv().unwrap(), None);
         let elapsed = started.elapsed();
         client_done_tx.send(()).unwrap();
         assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
         assert_eq!(ws.state(), State::Closed);
-        assert!(matches!(ws.recv(), Err(Error::AlreadyClosed)));
+        // The end is reported again, and nothing more can be done.
+        assert_eq!(ws.recv().unwrap(), None);
         assert!(matches!(ws.close(1000, ""), Err(Error::AlreadyClosed)));
         assert!(matches!(
             ws.send(Message::text("late")),
@@ -214,7 +228,7 @@ fn close_initiated_by_the_client_is_seen_by_the_server_which_ends_the_tcp_first(
         ));
         let Echoed { controls, end } = server.join().unwrap();
         assert_eq!(controls, [Message::Close(close_frame(4001, "client done"))]);
-        assert!(is_normal_close_with(&end, 4001, "client done"), "{end:?}");
+        assert!(end.is_ok(), "{end:?}");
     });
 }
 
@@ -224,29 +238,33 @@ fn close_initiated_by_the_server_is_seen_by_the_client() {
         let (client_done_tx, client_done) = mpsc::channel();
         let (url, _, server) = serve(move |stream| {
             let mut ws = accept(stream).unwrap();
-            assert_eq!(ws.recv().unwrap(), Message::text("close, please"));
+            assert_eq!(ws.recv().unwrap().unwrap(), Message::text("close, please"));
             let started = Instant::now();
-            let result = ws.close(4002, "server done");
+            ws.close(4002, "server done").unwrap();
+            // The client's echo, then the end of the handshake.
+            let echo = ws.recv().unwrap();
+            let end = ws.recv();
             let elapsed = started.elapsed();
             let _ = client_done.recv_timeout(Duration::from_secs(10));
             drop(ws);
-            (result, elapsed)
+            (echo, end, elapsed)
         });
         let (mut ws, _) = connect(&url).unwrap();
         ws.send(Message::text("close, please")).unwrap();
         assert_eq!(
-            ws.recv().unwrap(),
+            ws.recv().unwrap().unwrap(),
             Message::Close(close_frame(4002, "server done"))
         );
         let started = Instant::now();
-        let end = ws.recv().unwrap_err();
+        let end = ws.recv().unwrap();
         let elapsed = started.elapsed();
         client_done_tx.send(()).unwrap();
-        assert!(is_normal_close_with(&end, 4002, "server done"), "{end:?}");
+        assert_eq!(end, None);
         // The server ended the TCP as soon as the handshake was done.
         assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
-        let (result, elapsed) = server.join().unwrap();
-        result.unwrap();
+        let (echo, end, elapsed) = server.join().unwrap();
+        assert_eq!(echo, Some(Message::Close(close_frame(4002, ""))));
+        assert_eq!(end.unwrap(), None);
         assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
     });
 }
@@ -384,27 +402,29 @@ fn one_thread_sends_while_another_is_blocked_in_recv() {
             let mut seen = Vec::new();
             loop {
                 match ws.recv() {
-                    Ok(Message::Pong(payload)) => {
+                    Ok(Some(Message::Pong(payload))) => {
                         let _ = pong_seen_tx.send(());
                         seen.push(Message::Pong(payload));
                     }
-                    Ok(text @ Message::Text(_)) => {
+                    Ok(Some(text @ Message::Text(_))) => {
                         ws.send(text.clone()).unwrap();
                         seen.push(text);
                     }
-                    Ok(other) => seen.push(other),
-                    Err(end) => return (seen, end),
+                    Ok(Some(other)) => seen.push(other),
+                    Ok(None) => return (seen, Ok(())),
+                    Err(end) => return (seen, Err(end)),
                 }
             }
         });
         let (ws, _) = connect(&url).unwrap();
-        let (mut reader, mut writer) = ws.split().unwrap();
+        let (mut writer, mut reader) = ws.split().unwrap();
         let reading = thread::spawn(move || {
             let mut received = Vec::new();
             loop {
                 match reader.recv() {
-                    Ok(message) => received.push(message),
-                    Err(end) => return (received, end),
+                    Ok(Some(message)) => received.push(message),
+                    Ok(None) => return (received, Ok(())),
+                    Err(end) => return (received, Err(end)),
                 }
             }
         });
@@ -421,9 +441,9 @@ fn one_thread_sends_while_another_is_blocked_in_recv() {
         // The echo arrives at the reader; then the writer closes.
         thread::sleep(Duration::from_millis(100));
         writer.close(1000, "done").unwrap();
-        assert_eq!(writer.state(), State::Closed);
         let (received, end) = reading.join().unwrap();
-        assert!(end.is_normal_close(), "{end:?}");
+        assert!(end.is_ok(), "{end:?}");
+        assert_eq!(writer.state(), State::Closed);
         assert_eq!(
             received,
             [
@@ -433,7 +453,7 @@ fn one_thread_sends_while_another_is_blocked_in_recv() {
             ]
         );
         let (seen, end) = server.join().unwrap();
-        assert!(is_normal_close_with(&end, 1000, "done"), "{end:?}");
+        assert!(end.is_ok(), "{end:?}");
         assert_eq!(
             seen,
             [
@@ -451,7 +471,7 @@ fn split_halves_on_both_sides_never_interleave_frames() {
     const SIZE: usize = 64 << 10;
     within(LIMIT, || {
         let (url, _, server) = serve(|stream| {
-            let (mut reader, mut writer) = accept(stream).unwrap().split().unwrap();
+            let (mut writer, mut reader) = accept(stream).unwrap().split().unwrap();
             // Pings from one thread while the other receives large messages
             // and the pongs come back between them.
             let pinger = thread::spawn(move || {
@@ -465,28 +485,30 @@ fn split_halves_on_both_sides_never_interleave_frames() {
             let (mut messages, mut pongs) = (0, 0);
             let end = loop {
                 match reader.recv() {
-                    Ok(Message::Binary(data)) => {
+                    Ok(Some(Message::Binary(data))) => {
                         assert_eq!(data.len(), SIZE);
                         assert!(data.iter().all(|b| *b == (messages % 251) as u8));
                         messages += 1;
                     }
-                    Ok(Message::Pong(_)) => pongs += 1,
-                    Ok(Message::Close(_)) => {}
-                    Ok(other) => panic!("unexpected {other:?}"),
-                    Err(end) => break end,
+                    Ok(Some(Message::Pong(_))) => pongs += 1,
+                    Ok(Some(Message::Close(_))) => {}
+                    Ok(Some(other)) => panic!("unexpected {other:?}"),
+                    Ok(None) => break Ok(()),
+                    Err(end) => break Err(end),
                 }
             };
             (messages, pongs, pinger.join().unwrap(), end)
         });
-        let (mut reader, mut writer) = connect(&url).unwrap().0.split().unwrap();
+        let (mut writer, mut reader) = connect(&url).unwrap().0.split().unwrap();
         let reading = thread::spawn(move || {
             let mut pings = 0;
             loop {
                 match reader.recv() {
-                    Ok(Message::Ping(_)) => pings += 1,
-                    Ok(Message::Close(_)) => {}
-                    Ok(other) => panic!("unexpected {other:?}"),
-                    Err(end) => return (pings, end),
+                    Ok(Some(Message::Ping(_))) => pings += 1,
+                    Ok(Some(Message::Close(_))) => {}
+                    Ok(Some(other)) => panic!("unexpected {other:?}"),
+                    Ok(None) => return (pings, Ok(())),
+                    Err(end) => return (pings, Err(end)),
                 }
             }
         });
@@ -497,9 +519,9 @@ fn split_halves_on_both_sides_never_interleave_frames() {
         }
         writer.close(1000, "").unwrap();
         let (pings, client_end) = reading.join().unwrap();
-        assert!(client_end.is_normal_close(), "{client_end:?}");
+        assert!(client_end.is_ok(), "{client_end:?}");
         let (messages, pongs, sent, server_end) = server.join().unwrap();
-        assert!(server_end.is_normal_close(), "{server_end:?}");
+        assert!(server_end.is_ok(), "{server_end:?}");
         assert_eq!(messages, MESSAGES);
         assert!(pings > 0 && pongs > 0 && pongs <= pings && pings <= sent as usize);
     });
@@ -512,23 +534,24 @@ fn the_write_half_closes_after_the_close_timeout_when_the_peer_is_silent() {
             let mut config = Config::default();
             config.close_timeout = Some(Duration::from_millis(300));
             let ws = accept_with(stream, config, |_| Ok(Accept::default())).unwrap();
-            let (mut reader, mut writer) = ws.split().unwrap();
+            let (mut writer, mut reader) = ws.split().unwrap();
             // The reader is blocked with no deadline when the writer closes.
-            let reading = thread::spawn(move || reader.recv());
+            let reading = thread::spawn(move || {
+                let end = reader.recv();
+                (end, Instant::now())
+            });
             thread::sleep(Duration::from_millis(100));
             let started = Instant::now();
             let closed = writer.close(1000, "");
-            (closed, started.elapsed(), reading.join().unwrap())
+            let returned = started.elapsed();
+            let (reader_end, ended) = reading.join().unwrap();
+            (closed, returned, ended - started, reader_end)
         });
         let mut peer = raw_client(addr);
-        let (closed, elapsed, reader_end) = server.join().unwrap();
-        assert!(
-            matches!(
-                closed,
-                Err(Error::Closed(CloseReason::Timeout(Timer::Close)))
-            ),
-            "{closed:?}"
-        );
+        let (closed, returned, elapsed, reader_end) = server.join().unwrap();
+        // `close` sends and returns; the reader sees the timeout.
+        closed.unwrap();
+        assert!(returned < Duration::from_millis(200), "{returned:?}");
         assert!(elapsed >= Duration::from_millis(290), "{elapsed:?}");
         assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
         assert!(
@@ -558,12 +581,12 @@ fn keepalive_pings_arrive_at_the_configured_interval() {
         let opened = Instant::now();
         let mut pings = Vec::new();
         while pings.len() < 4 {
-            match ws.recv().unwrap() {
+            match ws.recv().unwrap().unwrap() {
                 Message::Ping(_) => pings.push(Instant::now()),
                 other => panic!("expected a ping, got {other:?}"),
             }
         }
-        ws.close(1000, "").unwrap();
+        close_and_finish(&mut ws, 1000, "");
         let mut previous = opened;
         for at in pings {
             let gap = at - previous;
@@ -590,7 +613,8 @@ fn a_peer_that_never_answers_the_close_is_dropped_after_the_close_timeout() {
             config.close_timeout = Some(Duration::from_millis(300));
             let mut ws = accept_with(stream, config, |_| Ok(Accept::default())).unwrap();
             let started = Instant::now();
-            let result = ws.close(1000, "bye");
+            ws.close(1000, "bye").unwrap();
+            let result = ws.recv();
             (result, started.elapsed())
         });
         // A peer that completes the opening handshake, then neither reads
@@ -656,7 +680,7 @@ fn a_peer_that_stops_reading_does_not_grow_the_outgoing_buffer_past_its_limit() 
             let (mut queued, mut refused, mut most) = (0usize, 0, 0);
             while refused < 3 {
                 assert!(queued < 100_000, "the peer's buffers never filled");
-                match ws.write(message.clone()) {
+                match ws.feed(message.clone()) {
                     Ok(()) => queued += 1,
                     Err(e) if e.is_timeout() => refused += 1,
                     Err(e) => panic!("{e:?}"),
@@ -675,16 +699,19 @@ fn a_peer_that_stops_reading_does_not_grow_the_outgoing_buffer_past_its_limit() 
                 assert!(e.is_timeout(), "{e:?}");
             }
             assert_eq!(ws.buffered_outgoing(), 0);
-            ws.close(1000, "").unwrap();
+            close_and_finish(&mut ws, 1000, "");
             most
         });
         let (mut ws, _) = connect(&url).unwrap();
         let queued = go.recv().unwrap();
         for _ in 0..queued {
-            assert_eq!(ws.recv().unwrap(), Message::binary(vec![7u8; MESSAGE]));
+            assert_eq!(
+                ws.recv().unwrap().unwrap(),
+                Message::binary(vec![7u8; MESSAGE])
+            );
         }
-        assert!(matches!(ws.recv(), Ok(Message::Close(_))));
-        assert!(ws.recv().unwrap_err().is_normal_close());
+        assert!(matches!(ws.recv(), Ok(Some(Message::Close(_)))));
+        assert!(ws.recv().unwrap().is_none());
         let most = server.join().unwrap();
         assert!(
             most > 0,
@@ -732,7 +759,8 @@ fn a_server_that_vanishes_mid_message_is_an_error_for_the_client() {
             matches!(end, Error::Closed(CloseReason::Eof) | Error::Io(_)),
             "{end:?}"
         );
-        assert!(matches!(ws.recv(), Err(Error::AlreadyClosed)));
+        // The end was reported; it stays the end.
+        assert_eq!(ws.recv().unwrap(), None);
     });
 }
 
@@ -777,17 +805,20 @@ fn works_over_a_unix_stream_pair_and_any_read_write() {
     {
         let server = thread::spawn(move || {
             let mut ws: WebSocket<S> = accept(server_side).unwrap();
-            let message = ws.recv().unwrap();
+            let message = ws.recv().unwrap().unwrap();
             ws.send(message).unwrap();
-            assert_eq!(ws.recv().unwrap(), Message::Close(close_frame(1000, "")));
-            ws.recv().unwrap_err()
+            assert_eq!(
+                ws.recv().unwrap().unwrap(),
+                Message::Close(close_frame(1000, ""))
+            );
+            ws.recv()
         });
         let request = ClientRequest::new("ws://localhost/unix").unwrap();
-        let (mut ws, _) = client(request, Config::default(), client_side).unwrap();
+        let (mut ws, _) = connect_on(client_side, request, Config::default()).unwrap();
         ws.send(Message::text("over a pipe")).unwrap();
-        assert_eq!(ws.recv().unwrap(), Message::text("over a pipe"));
-        ws.close(1000, "").unwrap();
-        assert!(server.join().unwrap().is_normal_close());
+        assert_eq!(ws.recv().unwrap().unwrap(), Message::text("over a pipe"));
+        close_and_finish(&mut ws, 1000, "");
+        assert_eq!(server.join().unwrap().unwrap(), None);
     }
 
     within(LIMIT, || {
@@ -806,13 +837,13 @@ fn answer_then_fail(split: bool) {
         let (_, addr, server) = serve(move |stream| {
             let ws = accept(stream).unwrap();
             if split {
-                let (mut reader, mut writer) = ws.split().unwrap();
-                let message = reader.recv().unwrap();
+                let (mut writer, mut reader) = ws.split().unwrap();
+                let message = reader.recv().unwrap().unwrap();
                 writer.send(message).unwrap();
                 reader.recv()
             } else {
                 let mut ws = ws;
-                let message = ws.recv().unwrap();
+                let message = ws.recv().unwrap().unwrap();
                 ws.send(message).unwrap();
                 ws.recv()
             }
@@ -864,8 +895,8 @@ fn answers_queued_with_write_go_out_before_recv_waits() {
             let mut ws = accept(stream).unwrap();
             let mut answered = 0;
             // Echo with `write` only: no flush is ever called.
-            while let Ok(message @ Message::Text(_)) = ws.recv() {
-                ws.write(message).unwrap();
+            while let Ok(Some(message @ Message::Text(_))) = ws.recv() {
+                ws.feed(message).unwrap();
                 answered += 1;
             }
             answered
@@ -874,9 +905,12 @@ fn answers_queued_with_write_go_out_before_recv_waits() {
         for i in 0..50 {
             let text = format!("message {i}");
             client.send(Message::text(text.as_str())).unwrap();
-            assert_eq!(client.recv().unwrap(), Message::text(text.as_str()));
+            assert_eq!(
+                client.recv().unwrap().unwrap(),
+                Message::text(text.as_str())
+            );
         }
-        client.close(CloseCode::NORMAL, "").unwrap();
+        close_and_finish(&mut client, 1000, "");
         assert_eq!(server.join().unwrap(), 50);
     });
 }
@@ -889,19 +923,21 @@ fn split_halves_never_shut_down_before_the_close_echo_is_written() {
     within(Duration::from_secs(30), || {
         for _ in 0..40 {
             let (url, _, server) = serve(|stream| {
-                let (mut reader, mut writer) = accept(stream).unwrap().split().unwrap();
+                let (mut writer, mut reader) = accept(stream).unwrap().split().unwrap();
                 let sender =
                     thread::spawn(move || while writer.send(Message::text("tick")).is_ok() {});
-                while reader.recv().is_ok() {}
+                while let Ok(Some(_)) = reader.recv() {}
                 let _ = sender.join();
             });
             let (mut client, _) = rusty_socket_std::connect(&url).unwrap();
             for _ in 0..3 {
-                assert_eq!(client.recv().unwrap(), Message::text("tick"));
+                assert_eq!(client.recv().unwrap().unwrap(), Message::text("tick"));
             }
-            client
-                .close(CloseCode::NORMAL, "bye")
-                .expect("a clean closing handshake");
+            client.close(CloseCode::NORMAL, "bye").unwrap();
+            // Ticks in flight, then the echo: a clean closing handshake.
+            let rest = std::iter::from_fn(|| client.recv().expect("a clean closing handshake"));
+            let rest: Vec<Message> = rest.collect();
+            assert_eq!(rest.last(), Some(&Message::Close(close_frame(1000, ""))));
             server.join().unwrap();
         }
     });

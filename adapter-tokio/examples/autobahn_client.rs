@@ -12,7 +12,8 @@
 #[path = "shared/echo.rs"]
 mod echo_loop;
 
-use rusty_socket_tokio::{connect, CloseCode, Error, Message};
+use rusty_socket_tokio::{connect, CloseCode, Error, Message, WebSocket};
+use tokio::net::TcpStream;
 
 use echo_loop::echo;
 
@@ -27,12 +28,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "rusty-socket-tokio".to_owned());
     let base = base.trim_end_matches('/');
 
-    let mut ws = connect(&format!("{base}/getCaseCount")).await?;
+    let (mut ws, _) = connect(&format!("{base}/getCaseCount")).await?;
     let count: u32 = match ws.recv().await? {
         Some(Message::Text(text)) => text.trim().parse()?,
         other => return Err(format!("expected the case count, got {other:?}").into()),
     };
-    let _ = ws.close(CloseCode::NORMAL, "").await;
+    close_and_finish(&mut ws).await;
     eprintln!("{count} cases");
 
     for case in 1..=count {
@@ -43,11 +44,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let mut ws = connect(&format!("{base}/updateReports?agent={agent}")).await?;
-    let _ = ws.close(CloseCode::NORMAL, "").await;
+    let (mut ws, _) = connect(&format!("{base}/updateReports?agent={agent}")).await?;
+    close_and_finish(&mut ws).await;
     Ok(())
 }
 
+/// Closes (the server may have closed first) and receives until the
+/// closing handshake ends.
+async fn close_and_finish(ws: &mut WebSocket<TcpStream>) {
+    let _ = ws.close(CloseCode::NORMAL, "").await;
+    while let Ok(Some(_)) = ws.recv().await {}
+}
+
 async fn run_case(url: &str) -> Result<(), Error> {
-    echo(connect(url).await?).await
+    echo(connect(url).await?.0).await
 }

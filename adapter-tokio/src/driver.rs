@@ -127,7 +127,7 @@ struct Inner<S> {
     /// The last reading of the clock.
     now: Instant,
     stash: Option<Outbound>,
-    /// A fragment that the message stream refused (see `Error::StreamingFragment`).
+    /// A fragment that the message stream refused (see `Error::FragmentPending`).
     peeked: Option<Fragment>,
     /// The transport's error, which ended the connection.
     io_error: Option<io::Error>,
@@ -173,6 +173,15 @@ impl<S> Driver<S> {
     pub(crate) fn io_mut(&mut self) -> &mut S {
         &mut self.inner.io
     }
+
+    pub(crate) fn into_io(self) -> S {
+        self.inner.io
+    }
+
+    /// Whether the end was reported to the stream side.
+    pub(crate) fn is_end_reported(&self) -> bool {
+        matches!(self.inner.end, End::Reported)
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
@@ -202,7 +211,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         self.with(side, cx, Inner::poll_event)
     }
 
-    /// The next message; a fragment is kept and refused with `StreamingFragment`.
+    /// The next message; a fragment is kept and refused with `FragmentPending`.
     pub(crate) fn poll_message(
         &mut self,
         side: Side,
@@ -210,14 +219,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     ) -> Poll<Option<Result<Message, Error>>> {
         self.with(side, cx, |inner, cx| {
             if inner.peeked.is_some() {
-                return Poll::Ready(Some(Err(Error::StreamingFragment)));
+                return Poll::Ready(Some(Err(Error::FragmentPending)));
             }
             inner.poll_incoming(cx).map(|incoming| {
                 incoming.map(|result| match result? {
                     Incoming::Message(message) => Ok(message),
                     Incoming::Fragment(fragment) => {
                         inner.peeked = Some(fragment);
-                        Err(Error::StreamingFragment)
+                        Err(Error::FragmentPending)
                     }
                 })
             })

@@ -3,80 +3,111 @@
 use std::fmt;
 use std::io;
 
+use rusty_socket_proto::http::StatusCode;
+
 use rusty_socket_proto::{
     AcceptError, CloseReason, ConfigError, HandshakeError, ProtocolError, SendError, UrlError,
 };
 
 /// Everything that can go wrong on a WebSocket driven by this crate.
 ///
-/// Errors from the peer ([`Protocol`](Error::Protocol), [`Handshake`](Error::Handshake))
-/// and from the transport ([`Io`](Error::Io)) end the connection; errors from
-/// the caller ([`Send`](Error::Send), [`Config`](Error::Config), [`Url`](Error::Url)...)
-/// leave it as it was.
+/// The variants say who is at fault: the transport ([`Io`](Error::Io)), the
+/// peer ([`Protocol`](Error::Protocol), [`Handshake`](Error::Handshake)),
+/// the caller ([`Send`](Error::Send), [`Config`](Error::Config),
+/// [`Url`](Error::Url)), or a deadline ([`Closed`](Error::Closed)). A clean
+/// end is not an error: `recv` returns `Ok(None)` (the `Stream`, `None`).
+///
+/// `rusty-socket-std` has an `Error` with the same variants, names and
+/// meanings.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// The transport failed (connection reset, broken pipe...). The
-    /// connection has ended.
+    /// The transport failed while connecting, reading or writing
+    /// (connection reset, broken pipe...). The connection has ended. A TCP
+    /// connect that outlasts the opening handshake's timeout is
+    /// `ErrorKind::TimedOut` ([`is_timeout`](Error::is_timeout)).
     Io(io::Error),
-    /// The peer broke a framing rule; a close frame with the matching code
-    /// (1002, 1007, 1009...) was sent and the connection has ended.
-    Protocol(ProtocolError),
-    /// The opening handshake failed. On the client side,
-    /// [`HandshakeError::Status`] carries the status and headers of a server
-    /// that refused the upgrade.
-    Handshake(HandshakeError),
-    /// The connection ended for another reason: a timeout
-    /// ([`CloseReason::Timeout`]), the peer's transport ending without a
-    /// closing handshake ([`CloseReason::Eof`]), or a request the server's
-    /// callback rejected ([`CloseReason::Rejected`]).
-    Closed(CloseReason),
-    /// The connection is closing or closed: nothing more can be sent.
-    AlreadyClosed,
-    /// A server given a plain HTTP request (no `Upgrade: websocket`) to
-    /// accept; it was answered with `426 Upgrade Required`.
-    NotWebSocket,
-    /// The server's accept callback chose something the request does not
-    /// allow (a subprotocol the client did not offer); the client got a 500.
-    Accept(AcceptError),
-    /// A send the connection cannot carry out (a control payload over 125
-    /// bytes, an invalid close code, fragments out of order...).
-    Send(SendError),
     /// The URL cannot be opened.
     Url(UrlError),
-    /// `wss://` URLs need TLS, which [`connect`](crate::connect) does not do
-    /// yet: connect a TLS stream yourself and use
+    /// A `wss://` URL: TLS is not supported by [`connect`](crate::connect)
+    /// yet. Open the TLS stream yourself and hand it to
     /// [`connect_on`](crate::connect_on).
     TlsUnsupported,
-    /// The [`Config`](rusty_socket_proto::Config) is invalid.
+    /// The [`Config`](crate::Config) cannot work.
     Config(ConfigError),
-    /// With `Config::streaming`, a message fragment arrived where a whole
-    /// message was asked for: receive with `next_incoming` instead. The
-    /// fragment is kept for it.
-    StreamingFragment,
+    /// The opening handshake failed. A client sees the server's refusal here
+    /// ([`HandshakeError::Status`] carries its status and headers); a server
+    /// sees a malformed request, which it answered with the error's status.
+    Handshake(HandshakeError),
+    /// Server: the request was plain HTTP, not a WebSocket upgrade; it was
+    /// answered with `426 Upgrade Required`.
+    NotWebSocket,
+    /// Server: the application's callback rejected the request with this
+    /// status; the [`Reject`](crate::Reject) response was written out.
+    Rejected(StatusCode),
+    /// Server: the callback's [`Accept`](crate::Accept) could not be applied
+    /// (a subprotocol the client did not offer, for instance); the request
+    /// was answered with `500 Internal Server Error`.
+    Accept(AcceptError),
+    /// The peer broke the protocol. A close frame with the error's close
+    /// code (1002, 1007, 1009...) was sent and the connection has ended.
+    Protocol(ProtocolError),
+    /// The connection cannot send this (the caller's mistake, such as a
+    /// ping payload over 125 bytes, or a fragment out of order). Nothing was
+    /// queued; the connection carries on.
+    Send(SendError),
+    /// The connection ended abnormally without a transport error or a
+    /// protocol violation: a deadline passed ([`CloseReason::Timeout`]), or
+    /// the peer ended the transport without a closing handshake
+    /// ([`CloseReason::Eof`]). Never [`CloseReason::Normal`]: a completed
+    /// closing handshake is `recv` returning `Ok(None)`.
+    Closed(CloseReason),
+    /// The connection is closing or has ended: nothing more can be sent
+    /// (our close frame was sent, or the end was reported).
+    AlreadyClosed,
+    /// `recv` (or the `Stream`) was polled with `Config::streaming` on and
+    /// the next item is a fragment; it stays queued for
+    /// [`recv_incoming`](crate::WebSocket::recv_incoming).
+    FragmentPending,
+}
+
+impl Error {
+    /// Whether this is a timeout of the transport (`ErrorKind::WouldBlock`
+    /// or `TimedOut`), such as a TCP connect that ran out of the opening
+    /// handshake's time. Proto's own deadlines are [`Error::Closed`] with
+    /// [`CloseReason::Timeout`].
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Io(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
+    }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io(e) => write!(f, "I/O error: {e}"),
-            Error::Protocol(e) => write!(f, "protocol error: {e}"),
-            Error::Handshake(e) => write!(f, "handshake failed: {e}"),
-            Error::Closed(reason) => write!(f, "connection ended: {reason}"),
-            Error::AlreadyClosed => f.write_str("the connection is closing or closed"),
-            Error::NotWebSocket => {
-                f.write_str("plain HTTP request, not a WebSocket upgrade (answered 426)")
-            }
-            Error::Accept(e) => write!(f, "cannot accept the request: {e}"),
-            Error::Send(e) => write!(f, "cannot send: {e}"),
-            Error::Url(e) => write!(f, "{e}"),
+            Error::Url(e) => write!(f, "cannot open URL: {e}"),
             Error::TlsUnsupported => f.write_str(
-                "wss:// needs TLS, which connect() does not support yet; \
-                 connect a TLS stream yourself and call connect_on()",
+                "wss:// needs TLS, which connect() does not support yet: \
+                 open the TLS stream yourself and call connect_on()",
             ),
-            Error::Config(e) => write!(f, "{e}"),
-            Error::StreamingFragment => f.write_str(
-                "a message fragment arrived (Config::streaming is on): receive with next_incoming()",
+            Error::Config(e) => e.fmt(f),
+            Error::Handshake(e) => write!(f, "opening handshake failed: {e}"),
+            Error::NotWebSocket => f.write_str(
+                "the request is plain HTTP, not a WebSocket upgrade \
+                 (answered 426 Upgrade Required)",
+            ),
+            Error::Rejected(status) => write!(f, "the request was rejected with status {status}"),
+            Error::Accept(e) => write!(
+                f,
+                "cannot accept the request: {e} (answered 500 Internal Server Error)"
+            ),
+            Error::Protocol(e) => write!(f, "protocol error: {e}"),
+            Error::Send(e) => write!(f, "cannot send: {e}"),
+            Error::Closed(reason) => write!(f, "connection closed: {reason}"),
+            Error::AlreadyClosed => f.write_str("the connection is closing or closed"),
+            Error::FragmentPending => f.write_str(
+                "a message fragment is next (Config::streaming is on): \
+                 receive it with recv_incoming",
             ),
         }
     }
@@ -86,17 +117,18 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
-            Error::Protocol(e) => Some(e),
-            Error::Handshake(e) => Some(e),
-            Error::Accept(e) => Some(e),
-            Error::Send(e) => Some(e),
             Error::Url(e) => Some(e),
             Error::Config(e) => Some(e),
-            Error::Closed(_)
-            | Error::AlreadyClosed
+            Error::Handshake(e) => Some(e),
+            Error::Accept(e) => Some(e),
+            Error::Protocol(e) => Some(e),
+            Error::Send(e) => Some(e),
+            Error::TlsUnsupported
             | Error::NotWebSocket
-            | Error::TlsUnsupported
-            | Error::StreamingFragment => None,
+            | Error::Rejected(_)
+            | Error::Closed(_)
+            | Error::AlreadyClosed
+            | Error::FragmentPending => None,
         }
     }
 }
@@ -154,6 +186,7 @@ impl Error {
             CloseReason::Normal(_) => None,
             CloseReason::Protocol(e) => Some(Error::Protocol(e)),
             CloseReason::Handshake(e) => Some(Error::Handshake(e)),
+            CloseReason::Rejected(status) => Some(Error::Rejected(status)),
             other => Some(Error::Closed(other)),
         }
     }

@@ -16,8 +16,12 @@
 //! send, with plain helpers ([`recv`](WebSocket::recv),
 //! [`send`](WebSocket::send), [`close`](WebSocket::close)), and splits into
 //! owned halves for two tasks ([`WebSocket::split`]). With
-//! [`Config::streaming`], [`next_incoming`](WebSocket::next_incoming)
+//! [`Config::streaming`], [`recv_incoming`](WebSocket::recv_incoming)
 //! delivers large messages as fragments as they arrive.
+//!
+//! The API has the same shape as `rusty-socket-std`'s, with `async`: the
+//! same names, the same `Error` variants, `split` in the same order, and
+//! `recv` returning `Ok(None)` once the closing handshake has completed.
 //!
 //! # Example
 //!
@@ -36,6 +40,7 @@
 //!             // One task per connection.
 //!             tokio::spawn(async move {
 //!                 let mut ws = accept(stream).await?;
+//!                 // `None`: the closing handshake has completed.
 //!                 while let Some(message) = ws.recv().await? {
 //!                     if let Message::Text(_) | Message::Binary(_) = message {
 //!                         ws.send(message).await?;
@@ -46,10 +51,14 @@
 //!         }
 //!     });
 //!
-//!     let mut ws = connect(&format!("ws://{addr}/chat")).await?;
+//!     let (mut ws, _response) = connect(&format!("ws://{addr}/chat")).await?;
 //!     ws.send(Message::text("hello")).await?;
 //!     assert_eq!(ws.recv().await?, Some(Message::text("hello")));
-//!     ws.close(CloseCode::NORMAL, "done").await?;
+//!     ws.close(CloseCode::NORMAL, "done").await?; // sends our close frame
+//!     // Finish the closing handshake: the server's close frame, then `None`.
+//!     while let Some(message) = ws.recv().await? {
+//!         println!("{message:?}");
+//!     }
 //!     Ok(())
 //! }
 //! ```
@@ -103,7 +112,7 @@ pub use rusty_socket_proto::{
 
 use rusty_socket_proto::{Connection, Event};
 
-/// What [`WebSocket::next_incoming`] receives: a whole message, or with
+/// What [`WebSocket::recv_incoming`] receives: a whole message, or with
 /// [`Config::streaming`] a piece of a text or binary message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -116,23 +125,37 @@ pub enum Incoming {
 
 /// A seed for proto's CSPRNG (masking keys, handshake nonce) from the OS.
 fn seed() -> Result<[u8; 32], Error> {
-    let mut seed = [0; 32];
-    getrandom::fill(&mut seed).map_err(io::Error::from)?;
-    Ok(seed)
+    Ok(rusty_socket_proto::random_seed().map_err(io::Error::from)?)
 }
 
 fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
 
-/// Opens a WebSocket to a `ws://` URL with the default [`Config`].
+/// Opens a WebSocket to a `ws://` URL with the default [`Config`]: connects
+/// over TCP (with `TCP_NODELAY`), sends the upgrade request, and returns the
+/// open connection with the server's response, as tokio-tungstenite's
+/// `connect_async` does.
 ///
 /// `wss://` is refused with [`Error::TlsUnsupported`] for now: open a TLS
 /// stream yourself and use [`connect_on`].
-pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
-    let request = ClientRequest::new(url)?;
-    let (ws, _response) = connect_with(request, Config::default()).await?;
-    Ok(ws)
+///
+/// ```no_run
+/// use rusty_socket_tokio::{connect, Message};
+///
+/// # async fn run() -> Result<(), rusty_socket_tokio::Error> {
+/// let (mut ws, response) = connect("ws://127.0.0.1:9001/chat").await?;
+/// println!("subprotocol: {:?}", response.protocol());
+/// ws.send(Message::text("hello")).await?;
+/// println!("{:?}", ws.recv().await?);
+/// ws.close(1000, "bye").await?;
+/// while let Some(message) = ws.recv().await? {
+///     println!("{message:?}"); // the server's close frame
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Error> {
+    connect_with(ClientRequest::new(url)?, Config::default()).await
 }
 
 /// Opens a WebSocket for `request` (URL, subprotocols, extra headers) with
@@ -174,15 +197,16 @@ pub async fn connect_with(
 
 /// Runs the client's opening handshake for `request` over a transport that
 /// is already connected (a TLS stream for a `wss://` URL, a proxy tunnel...).
+/// The URL gives the request's path and `Host` header.
 pub async fn connect_on<S>(
     stream: S,
-    request: &ClientRequest,
+    request: ClientRequest,
     config: Config,
 ) -> Result<(WebSocket<S>, Response), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let conn = Connection::client(request, config, seed()?, now())?;
+    let conn = Connection::client(&request, config, seed()?, now())?;
     client_handshake(WebSocket::new(stream, conn)).await
 }
 
@@ -217,8 +241,8 @@ where
 /// The callback sees the client's [`Request`] (path, headers, `Origin`,
 /// offered subprotocols) and returns an [`Accept`] (with the subprotocol to
 /// speak and extra headers) or a [`Reject`] (status, headers, body), which
-/// is written out before the connection ends with
-/// `Error::Closed(CloseReason::Rejected(status))`. The callback is also
+/// is written out before `accept_with` returns [`Error::Rejected`] with its
+/// status. The callback is also
 /// called for a plain HTTP request ([`Request::is_websocket`] is false), so
 /// that a `Reject` can serve a page; accepting one answers 426 and gives
 /// [`Error::NotWebSocket`].
@@ -299,3 +323,8 @@ where
     let conn = Connection::upgraded(role, config, seed()?, now())?;
     Ok(WebSocket::new(stream, conn))
 }
+
+/// The README's example, compiled by `cargo test`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}

@@ -15,7 +15,9 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
-use rusty_socket_proto::{CloseCode, CloseFrame, Message, MessageKind, PreparedMessage, State};
+use rusty_socket_proto::{
+    CloseCode, CloseFrame, Message, MessageKind, PreparedMessage, Role, State,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::driver::{Driver, Outbound, Side};
@@ -31,13 +33,13 @@ fn lock<S>(shared: &Shared<S>) -> MutexGuard<'_, Driver<S>> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-pub(crate) fn split<S>(ws: WebSocket<S>) -> (ReadHalf<S>, WriteHalf<S>) {
+pub(crate) fn split<S>(ws: WebSocket<S>) -> (WriteHalf<S>, ReadHalf<S>) {
     let shared = Arc::new(Mutex::new(ws.into_driver()));
     (
-        ReadHalf {
+        WriteHalf {
             shared: shared.clone(),
         },
-        WriteHalf { shared },
+        ReadHalf { shared },
     )
 }
 
@@ -97,6 +99,11 @@ impl<S> ReadHalf<S> {
         lock(&self.shared).conn().state()
     }
 
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        lock(&self.shared).conn().role()
+    }
+
     /// Whether `write` is the other half of the same connection.
     pub fn is_pair_of(&self, write: &WriteHalf<S>) -> bool {
         Arc::ptr_eq(&self.shared, &write.shared)
@@ -126,9 +133,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
         poll_fn(|cx| lock(&self.shared).poll_message(Side::Read, cx)).await
     }
 
-    /// Receives the next message or fragment. See [`WebSocket::next_incoming`].
-    pub async fn next_incoming(&mut self) -> Option<Result<Incoming, Error>> {
-        poll_fn(|cx| self.poll_next_incoming(cx)).await
+    /// Receives the next message or fragment. See [`WebSocket::recv_incoming`].
+    pub async fn recv_incoming(&mut self) -> Result<Option<Incoming>, Error> {
+        poll_fn(|cx| self.poll_next_incoming(cx)).await.transpose()
     }
 
     /// Polls for the next message or fragment.
@@ -158,12 +165,29 @@ impl<S> WriteHalf<S> {
     pub fn state(&self) -> State {
         lock(&self.shared).conn().state()
     }
+
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        lock(&self.shared).conn().role()
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
     /// Sends a message and flushes it. See [`WebSocket::send`].
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        self.send_outbound(Outbound::Message(message)).await
+        self.feed(message).await?;
+        self.flush().await
+    }
+
+    /// Queues a message without writing it out. See [`WebSocket::feed`].
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        self.feed_outbound(Outbound::Message(message)).await
+    }
+
+    /// Sends a ping and writes it out; the pong arrives at the [`ReadHalf`].
+    pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.send(Message::Ping(Bytes::copy_from_slice(payload)))
+            .await
     }
 
     /// Sends one fragment of a message and flushes it. See
@@ -187,9 +211,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
     }
 
     async fn send_outbound(&mut self, item: Outbound) -> Result<(), Error> {
-        poll_fn(|cx| lock(&self.shared).poll_ready(Side::Write, cx)).await?;
-        lock(&self.shared).start_send(item)?;
+        self.feed_outbound(item).await?;
         self.flush().await
+    }
+
+    async fn feed_outbound(&mut self, item: Outbound) -> Result<(), Error> {
+        poll_fn(|cx| lock(&self.shared).poll_ready(Side::Write, cx)).await?;
+        lock(&self.shared).start_send(item)
     }
 
     /// Writes out everything queued.
@@ -197,11 +225,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
         poll_fn(|cx| lock(&self.shared).poll_flush(Side::Write, cx)).await
     }
 
-    /// Sends a close frame with `code` and `reason` and flushes it. The
-    /// closing handshake completes when the [`ReadHalf`] has received the
-    /// peer's close and the stream ends: keep receiving.
-    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        let frame = Some(CloseFrame::new(code, reason));
+    /// Starts the closing handshake, as [`WebSocket::close`] does: queues a
+    /// close frame with `code` and `reason`, writes it out, and returns. The
+    /// [`ReadHalf`] finishes the handshake: keep calling its `recv` until
+    /// `Ok(None)`; messages still in flight arrive first.
+    pub async fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+        if lock(&self.shared).is_end_reported() {
+            return Err(Error::AlreadyClosed);
+        }
+        let frame = Some(CloseFrame::new(code.into(), reason));
         poll_fn(|cx| lock(&self.shared).poll_close(Side::Write, cx, &frame)).await
     }
 }

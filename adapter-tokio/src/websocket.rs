@@ -26,8 +26,20 @@ use crate::Incoming;
 /// variants, or [`from_raw`](crate::from_raw). It is a
 /// [`Stream`] of received [`Message`]s and a [`Sink`] of messages to send, with
 /// plain async helpers for both ([`recv`](Self::recv), [`next`](Self::next),
-/// [`send`](Self::send), [`close`](Self::close)); [`split`](Self::split) gives
-/// owned halves for two tasks.
+/// [`send`](Self::send), [`feed`](Self::feed), [`flush`](Self::flush),
+/// [`close`](Self::close)); [`split`](Self::split) gives owned halves for
+/// two tasks. The methods have the same names and meanings as
+/// `rusty-socket-std`'s, with `async`.
+///
+/// # Inherent methods and `SinkExt`
+///
+/// The inherent `send`, `feed`, `flush` and `close` take precedence over
+/// `futures`' `SinkExt` methods of the same names when you call
+/// `ws.send(..)`. `send`, `feed` and `flush` behave like `SinkExt`'s.
+/// `close` differs: the inherent [`close(code, reason)`](Self::close) sends
+/// the close frame you choose, while `SinkExt::close(&mut ws)` (the `Sink`'s
+/// `poll_close`) sends `1000` with no reason. Either way, keep receiving
+/// until `None` to complete the closing handshake.
 ///
 /// # Driving
 ///
@@ -48,7 +60,7 @@ use crate::Incoming;
 ///
 /// # Cancel safety
 ///
-/// [`next`](Self::next), [`recv`](Self::recv), [`next_incoming`](Self::next_incoming)
+/// [`next`](Self::next), [`recv`](Self::recv), [`recv_incoming`](Self::recv_incoming)
 /// and polling the `Stream` are cancel-safe: all state lives in the
 /// `WebSocket`, not in the future, so a `select!` that drops a pending
 /// receive loses no message and no byte. [`send`](Self::send) is cancel-safe
@@ -129,6 +141,12 @@ impl<S> WebSocket<S> {
     pub fn get_mut(&mut self) -> &mut S {
         self.driver.io_mut()
     }
+
+    /// Gives up the connection and returns the transport as it is: bytes
+    /// received but not delivered, or queued but not written, are lost.
+    pub fn into_inner(self) -> S {
+        self.into_driver().into_io()
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
@@ -145,28 +163,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.driver.decide(decision)
     }
 
-    /// Receives the next message: `Ok(None)` once the closing handshake has
-    /// completed, an error if the connection failed. Pings, pongs and the
-    /// peer's close frame are returned too (pings are answered already).
-    /// Cancel-safe.
+    /// Receives the next message: text, binary, or a ping, pong or close
+    /// frame (already answered by the connection). Cancel-safe.
+    ///
+    /// `Ok(None)` is the normal end: the closing handshake has completed
+    /// (the peer's close frame, returned before as [`Message::Close`], was
+    /// answered or was the answer to ours). Every other end is an error:
+    /// [`Error::Protocol`] for a violation by the peer, [`Error::Io`] for a
+    /// transport failure, [`Error::Closed`] for a timeout or an EOF without
+    /// a closing handshake. Once the end has been reported, later calls
+    /// return `Ok(None)`.
+    ///
+    /// With `Config::streaming` on, data arrives in fragments: use
+    /// [`recv_incoming`](Self::recv_incoming) (this returns
+    /// [`Error::FragmentPending`] when a fragment is next).
     pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
         self.next().await.transpose()
     }
 
     /// Receives the next message, like [`StreamExt::next`](futures_util::StreamExt::next):
-    /// `None` once the closing handshake has completed, else a message or
-    /// the error that ended the connection (then `None`). Cancel-safe.
+    /// [`recv`](Self::recv) with the `Option` outside. Cancel-safe.
     pub async fn next(&mut self) -> Option<Result<Message, Error>> {
         poll_fn(|cx| self.driver.poll_message(Side::Read, cx)).await
     }
 
-    /// Receives the next message or, with `Config::streaming`, the next
-    /// fragment of a message as it arrives. Cancel-safe.
-    pub async fn next_incoming(&mut self) -> Option<Result<Incoming, Error>> {
-        poll_fn(|cx| self.poll_next_incoming(cx)).await
+    /// Receives the next message, control frame, or (with `Config::streaming`)
+    /// piece of a message as it arrives, without waiting for the whole
+    /// message. Ends as [`recv`](Self::recv) does. Cancel-safe.
+    pub async fn recv_incoming(&mut self) -> Result<Option<Incoming>, Error> {
+        poll_fn(|cx| self.poll_next_incoming(cx)).await.transpose()
     }
 
-    /// Polls for the next message or fragment (see [`next_incoming`](Self::next_incoming)).
+    /// Polls for the next message or fragment (see [`recv_incoming`](Self::recv_incoming)).
     pub fn poll_next_incoming(
         &mut self,
         cx: &mut Context<'_>,
@@ -174,14 +202,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.driver.poll_incoming(Side::Read, cx)
     }
 
-    /// Sends a message and flushes it: waits for room in the outgoing buffer,
-    /// queues the message, writes out everything queued.
-    ///
-    /// To send many messages in one write, use the `Sink`:
-    /// [`feed`](futures_util::SinkExt::feed) each, then
-    /// [`flush`](Self::flush) once.
+    /// Sends a message and writes it out ([`feed`](Self::feed), then
+    /// [`flush`](Self::flush)): waits for room in the outgoing buffer,
+    /// queues the message, writes out everything queued. Sending
+    /// [`Message::Close`] starts the closing handshake, as
+    /// [`close`](Self::close) does.
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        self.send_outbound(Outbound::Message(message)).await
+        self.feed(message).await?;
+        self.flush().await
+    }
+
+    /// Queues a message without writing it out (see [`flush`](Self::flush)),
+    /// waiting for room in the outgoing buffer first, like
+    /// [`SinkExt::feed`](futures_util::SinkExt::feed). Receiving also writes
+    /// out what is queued: a server that answers with `feed` answers a burst
+    /// of messages in one write.
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        self.feed_outbound(Outbound::Message(message)).await
+    }
+
+    /// Sends a ping (at most 125 bytes of payload) and writes it out. The
+    /// pong comes back through [`recv`](Self::recv).
+    pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let ping = Message::Ping(Bytes::copy_from_slice(payload));
+        self.send(ping).await
     }
 
     /// Sends one fragment of a message and flushes it: the first fragment's
@@ -207,9 +251,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     async fn send_outbound(&mut self, item: Outbound) -> Result<(), Error> {
-        poll_fn(|cx| self.driver.poll_ready(Side::Write, cx)).await?;
-        self.driver.start_send(item)?;
+        self.feed_outbound(item).await?;
         self.flush().await
+    }
+
+    async fn feed_outbound(&mut self, item: Outbound) -> Result<(), Error> {
+        poll_fn(|cx| self.driver.poll_ready(Side::Write, cx)).await?;
+        self.driver.start_send(item)
     }
 
     /// Writes out everything queued.
@@ -217,29 +265,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         poll_fn(|cx| self.driver.poll_flush(Side::Write, cx)).await
     }
 
-    /// Closes the connection: sends a close frame with `code` and `reason`
-    /// (at most 123 bytes), then keeps receiving, and discarding, until the
-    /// peer's close arrives and the transport ends. `Ok` once the closing
-    /// handshake has completed; an error if it timed out
-    /// (`Config::close_timeout`) or failed.
+    /// Starts the closing handshake: queues a close frame with a status code
+    /// (`1000` or [`CloseCode::NORMAL`] for a normal closure) and a reason of
+    /// at most 123 bytes, writes it out (with anything queued before it),
+    /// and returns.
     ///
-    /// If the peer closed first, this completes that closing handshake.
-    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        let frame = Some(CloseFrame::new(code, reason));
-        poll_fn(|cx| self.driver.poll_close(Side::Write, cx, &frame)).await?;
-        loop {
-            match self.next_incoming().await {
-                None => return Ok(()),
-                Some(Err(e)) => return Err(e),
-                Some(Ok(_)) => {}
-            }
+    /// Then call [`recv`](Self::recv) until it returns `Ok(None)` to finish
+    /// the closing handshake: messages still in flight are delivered first,
+    /// then the peer's [`Message::Close`], then `Ok(None)` (an error if the
+    /// peer does not answer within `Config::close_timeout`). A client reads
+    /// until the server ends the transport, as RFC 6455 wants. Dropping the
+    /// `WebSocket` instead just closes the transport.
+    ///
+    /// If the peer closed first, its close was already answered and this
+    /// queues nothing. After the end was reported, returns
+    /// [`Error::AlreadyClosed`]. Not `SinkExt::close`, which sends `1000`
+    /// (see [above](Self#inherent-methods-and-sinkext)).
+    pub async fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+        if self.driver.is_end_reported() {
+            return Err(Error::AlreadyClosed);
         }
+        let frame = Some(CloseFrame::new(code.into(), reason));
+        poll_fn(|cx| self.driver.poll_close(Side::Write, cx, &frame)).await
     }
 
-    /// Splits the connection into a receiving and a sending half, which can
-    /// move to different tasks. Both drive the same connection behind a
-    /// lock; [`ReadHalf::reunite`] puts them back together.
-    pub fn split(self) -> (ReadHalf<S>, WriteHalf<S>) {
+    /// Splits the connection into a sending and a receiving half, which can
+    /// move to different tasks: `let (writer, reader) = ws.split();`. The
+    /// order is that of `futures`' `StreamExt::split`, sink first (and of
+    /// `rusty-socket-std`'s `split`). Both halves drive the same connection
+    /// behind a lock; [`ReadHalf::reunite`] puts them back together.
+    pub fn split(self) -> (WriteHalf<S>, ReadHalf<S>) {
         crate::split::split(self)
     }
 }

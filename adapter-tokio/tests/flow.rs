@@ -6,7 +6,6 @@ mod common;
 use std::time::Duration;
 
 use common::{pattern, server, within};
-use futures_util::SinkExt;
 use rusty_socket_tokio::{connect_on, Bytes, ClientRequest, CloseCode, Config, Message};
 use tokio::net::TcpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -54,6 +53,8 @@ async fn a_peer_that_stops_reading_makes_the_sink_wait_within_the_buffer_limit()
                 ws.send(message.clone()).await.unwrap();
                 ws.send(Message::text("done")).await.unwrap();
                 let _ = ws.close(CloseCode::NORMAL, "").await;
+                // Finish the closing handshake.
+                while let Ok(Some(_)) = ws.recv().await {}
             }
         })
         .await;
@@ -63,7 +64,7 @@ async fn a_peer_that_stops_reading_makes_the_sink_wait_within_the_buffer_limit()
         socket.set_recv_buffer_size(4096).unwrap();
         let addr = url.trim_start_matches("ws://").parse().unwrap();
         let stream = socket.connect(addr).await.unwrap();
-        let (mut ws, _) = connect_on(stream, &request, Config::default())
+        let (mut ws, _) = connect_on(stream, request, Config::default())
             .await
             .unwrap();
 
@@ -123,10 +124,12 @@ async fn receiving_is_cancel_safe() {
                     }
                 }
                 let _ = ws.close(CloseCode::NORMAL, "").await;
+                // Finish the closing handshake.
+                while let Ok(Some(_)) = ws.recv().await {}
             }
         })
         .await;
-        let mut ws = rusty_socket_tokio::connect(&url).await.unwrap();
+        let mut ws = rusty_socket_tokio::connect(&url).await.unwrap().0;
         let mut received = Vec::new();
         let mut cancelled = 0;
         while received.len() < expected.len() {

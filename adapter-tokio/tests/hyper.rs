@@ -22,7 +22,7 @@ async fn hyper_upgrades_to_a_websocket_and_serves_pages() {
         let (listener, addr) = common::listener().await;
         tokio::spawn(hyper_echo::serve(listener));
 
-        let mut ws = connect(&format!("ws://{addr}/ws")).await.unwrap();
+        let mut ws = connect(&format!("ws://{addr}/ws")).await.unwrap().0;
         for message in [
             Message::text("through hyper"),
             Message::binary(common::pattern(100_000, 5)),
@@ -31,7 +31,7 @@ async fn hyper_upgrades_to_a_websocket_and_serves_pages() {
             ws.send(message.clone()).await.unwrap();
             assert_eq!(ws.recv().await.unwrap(), Some(message));
         }
-        ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+        common::close_and_finish(&mut ws, CloseCode::NORMAL, "bye").await;
 
         // Other paths are plain HTTP.
         let mut http = tokio::net::TcpStream::connect(addr).await.unwrap();

@@ -43,7 +43,7 @@ async fn a_thousand_simultaneous_connections_exchange_a_hundred_messages_each() 
             let url = url.clone();
             let barrier = barrier.clone();
             clients.push(tokio::spawn(async move {
-                let mut ws = connect(&url).await.unwrap();
+                let mut ws = connect(&url).await.unwrap().0;
                 // All connections are open at once before any message moves.
                 barrier.wait().await;
                 for round in 0..10 {
@@ -60,7 +60,7 @@ async fn a_thousand_simultaneous_connections_exchange_a_hundred_messages_each() 
                         assert_eq!(message, Message::text(format!("{client}:{n}")));
                     }
                 }
-                ws.close(CloseCode::NORMAL, "").await.unwrap();
+                common::close_and_finish(&mut ws, CloseCode::NORMAL, "").await;
                 MESSAGES
             }));
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{echo_server, pattern, server, server_with, within};
 use rusty_socket_tokio::{
     connect, connect_with, http::StatusCode, Accept, Bytes, ClientRequest, CloseCode, CloseFrame,
-    CloseReason, Config, Error, HandshakeError, Incoming, Message, MessageKind, Reject, State,
+    Config, Error, HandshakeError, Incoming, Message, MessageKind, Reject, State,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 async fn text_binary_and_empty_messages_round_trip() {
     within(async {
         let url = echo_server(Config::default()).await;
-        let mut ws = connect(&format!("{url}/echo")).await.unwrap();
+        let mut ws = connect(&format!("{url}/echo")).await.unwrap().0;
         let messages = [
             Message::text("hello"),
             Message::text("héllo ✓ 🦀"),
@@ -31,7 +31,7 @@ async fn text_binary_and_empty_messages_round_trip() {
             ws.send(message.clone()).await.unwrap();
             assert_eq!(ws.recv().await.unwrap().as_ref(), Some(message));
         }
-        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        common::close_and_finish(&mut ws, CloseCode::NORMAL, "").await;
         assert_eq!(ws.state(), State::Closed);
     })
     .await;
@@ -41,7 +41,7 @@ async fn text_binary_and_empty_messages_round_trip() {
 async fn a_16_mib_message_round_trips() {
     within(async {
         let url = echo_server(Config::default()).await;
-        let mut ws = connect(&url).await.unwrap();
+        let mut ws = connect(&url).await.unwrap().0;
         let payload = Bytes::from(pattern(16 << 20, 7));
         ws.send(Message::Binary(payload.clone())).await.unwrap();
         match ws.recv().await.unwrap() {
@@ -51,7 +51,7 @@ async fn a_16_mib_message_round_trips() {
             }
             other => panic!("expected the binary echo, got {:?}", other.map(|_| "...")),
         }
-        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        common::close_and_finish(&mut ws, CloseCode::NORMAL, "").await;
     })
     .await;
 }
@@ -60,7 +60,7 @@ async fn a_16_mib_message_round_trips() {
 async fn a_fragmented_send_is_received_whole() {
     within(async {
         let url = echo_server(Config::default()).await;
-        let mut ws = connect(&url).await.unwrap();
+        let mut ws = connect(&url).await.unwrap().0;
         ws.send_fragment(MessageKind::Text, "Hel", false)
             .await
             .unwrap();
@@ -94,7 +94,7 @@ async fn a_fragmented_send_is_received_whole() {
         );
         assert_eq!(ws.recv().await.unwrap(), Some(Message::text("Hello é")));
         assert_eq!(ws.recv().await.unwrap(), Some(Message::Binary(big)));
-        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        common::close_and_finish(&mut ws, CloseCode::NORMAL, "").await;
     })
     .await;
 }
@@ -111,11 +111,11 @@ async fn streaming_receive_delivers_fragments_as_they_arrive() {
                 // The message stream refuses a fragment but keeps it.
                 let first = ws.next().await;
                 assert!(
-                    matches!(first, Some(Err(Error::StreamingFragment))),
+                    matches!(first, Some(Err(Error::FragmentPending))),
                     "{first:?}"
                 );
-                while let Some(incoming) = ws.next_incoming().await {
-                    match incoming.unwrap() {
+                while let Some(incoming) = ws.recv_incoming().await.unwrap() {
+                    match incoming {
                         Incoming::Fragment(fragment) => tx.send(fragment).unwrap(),
                         Incoming::Message(_) => {}
                         _ => unreachable!(),
@@ -124,7 +124,7 @@ async fn streaming_receive_delivers_fragments_as_they_arrive() {
             }
         })
         .await;
-        let mut ws = connect(&url).await.unwrap();
+        let mut ws = connect(&url).await.unwrap().0;
         // One 4 MiB frame: it arrives in many reads, each one a fragment.
         let payload = pattern(4 << 20, 9);
         ws.send(Message::binary(payload.clone())).await.unwrap();
@@ -145,7 +145,7 @@ async fn streaming_receive_delivers_fragments_as_they_arrive() {
             received == payload,
             "the fragments do not add up to the message"
         );
-        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        common::close_and_finish(&mut ws, CloseCode::NORMAL, "").await;
     })
     .await;
 }
@@ -166,7 +166,7 @@ async fn pings_are_answered_both_ways() {
             }
         })
         .await;
-        let mut ws = connect(&url).await.unwrap();
+        let mut ws = connect(&url).await.unwrap().0;
         // The server's ping shows up, and was answered already.
         assert_eq!(
             ws.recv().await.unwrap(),
@@ -193,7 +193,7 @@ async fn pings_are_answered_both_ways() {
             ws.send(Message::Ping(Bytes::from(vec![0; 126]))).await,
             Err(Error::Send(_))
         ));
-        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        common::close_and_finish(&mut ws, CloseCode::NORMAL, "").await;
     })
     .await;
 }
@@ -217,13 +217,27 @@ async fn close_initiated_by_the_client() {
             }
         })
         .await;
-        let mut ws = connect(&url).await.unwrap();
+        let mut ws = connect(&url).await.unwrap().0;
         ws.send(Message::text("before")).await.unwrap();
         ws.close(CloseCode(4001), "client says bye").await.unwrap();
-        assert_eq!(ws.state(), State::Closed);
-        // Nothing can be sent any more.
+        // `close` only sends: the handshake is still open, and nothing can
+        // be sent any more.
+        assert_eq!(ws.state(), State::Closing);
         assert!(matches!(
             ws.send(Message::text("late")).await,
+            Err(Error::AlreadyClosed)
+        ));
+        // The server's echo (its code), then the end.
+        assert_eq!(
+            ws.recv().await.unwrap(),
+            Some(Message::Close(Some(CloseFrame::new(CloseCode(4001), ""))))
+        );
+        assert_eq!(ws.recv().await.unwrap(), None);
+        assert_eq!(ws.state(), State::Closed);
+        // The end stays the end.
+        assert_eq!(ws.recv().await.unwrap(), None);
+        assert!(matches!(
+            ws.close(CloseCode::NORMAL, "").await,
             Err(Error::AlreadyClosed)
         ));
         let (seen, clean, state) = rx.recv().await.unwrap();
@@ -248,12 +262,18 @@ async fn close_initiated_by_the_server() {
             let tx = tx.clone();
             async move {
                 ws.send(Message::text("last words")).await.unwrap();
-                let result = ws.close(CloseCode::GOING_AWAY, "server restarts").await;
-                tx.send(result.is_ok()).unwrap();
+                let closed = ws.close(CloseCode::GOING_AWAY, "server restarts").await;
+                // The client's echo, then the end of the handshake.
+                let echo = ws.recv().await;
+                let end = ws.recv().await;
+                let clean = closed.is_ok()
+                    && matches!(echo, Ok(Some(Message::Close(_))))
+                    && matches!(end, Ok(None));
+                tx.send(clean).unwrap();
             }
         })
         .await;
-        let mut ws = connect(&url).await.unwrap();
+        let mut ws = connect(&url).await.unwrap().0;
         assert_eq!(ws.recv().await.unwrap(), Some(Message::text("last words")));
         assert_eq!(
             ws.recv().await.unwrap(),
@@ -343,11 +363,9 @@ async fn a_rejected_handshake_gives_the_client_its_status() {
         assert!(error.to_string().contains("403"), "{error}");
         assert!(std::error::Error::source(&error).is_some());
         let server_side = server.await.unwrap().unwrap_err();
+        // Reported as by rusty-socket-std's `accept_with`.
         assert!(
-            matches!(
-                server_side,
-                Error::Closed(CloseReason::Rejected(StatusCode::FORBIDDEN))
-            ),
+            matches!(server_side, Error::Rejected(StatusCode::FORBIDDEN)),
             "{server_side:?}"
         );
     })

@@ -5,7 +5,6 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use futures_util::SinkExt;
 use rusty_socket_tokio::{accept, from_raw, Config, Message, Role};
 use tokio::net::TcpListener;
 

@@ -12,8 +12,8 @@ async fn split_halves_send_and_receive_from_two_tasks() {
     within(async {
         const COUNT: usize = 2000;
         let url = echo_server(Config::default()).await;
-        let ws = connect(&url).await.unwrap();
-        let (mut read, mut write) = ws.split();
+        let ws = connect(&url).await.unwrap().0;
+        let (mut write, mut read) = ws.split();
         let (all_tx, all_rx) = tokio::sync::oneshot::channel();
         let mut all_tx = Some(all_tx);
         let reader = tokio::spawn(async move {
@@ -90,7 +90,7 @@ async fn the_read_half_answers_pings_while_the_write_half_is_idle() {
             }
         })
         .await;
-        let (read, write) = connect(&url).await.unwrap().split();
+        let (write, read) = connect(&url).await.unwrap().0.split();
         let reader = tokio::spawn(async move {
             // futures' StreamExt works on the half as on any Stream.
             read.take(50).collect::<Vec<_>>().await
@@ -109,7 +109,7 @@ async fn the_read_half_answers_pings_while_the_write_half_is_idle() {
 async fn futures_split_of_the_whole_websocket_works_too() {
     within(async {
         let url = echo_server(Config::default()).await;
-        let ws = connect(&url).await.unwrap();
+        let ws = connect(&url).await.unwrap().0;
         let (mut sink, mut stream) = StreamExt::split(ws);
         let writer = tokio::spawn(async move {
             for i in 0..500u32 {
@@ -125,7 +125,7 @@ async fn futures_split_of_the_whole_websocket_works_too() {
         }
         let sink = writer.await.unwrap();
         let mut ws = stream.reunite(sink).unwrap();
-        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        common::close_and_finish(&mut ws, CloseCode::NORMAL, "").await;
     })
     .await;
 }

@@ -39,7 +39,7 @@ async fn keepalive_pings_go_out_at_the_configured_interval() {
             }
         })
         .await;
-        let mut ws = connect(&url).await.unwrap();
+        let mut ws = connect(&url).await.unwrap().0;
         let start = Instant::now();
         let mut pings = Vec::new();
         while pings.len() < 4 {
@@ -67,7 +67,7 @@ async fn keepalive_pings_go_out_at_the_configured_interval() {
             last = *at;
         }
         // Our pongs kept the server's connection alive until our close.
-        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        common::close_and_finish(&mut ws, CloseCode::NORMAL, "").await;
         let (pongs, end) = rx.recv().await.unwrap();
         assert!(pongs >= 4, "the server saw {pongs} pongs");
         assert!(end.is_ok(), "the server saw {end:?}");
@@ -98,7 +98,7 @@ async fn a_peer_that_stops_answering_pings_is_dropped_after_the_keepalive_timeou
         })
         .await;
         // A client that is never polled: it never reads the ping, never pongs.
-        let _silent = connect(&url).await.unwrap();
+        let _silent = connect(&url).await.unwrap().0;
         let (result, elapsed) = rx.recv().await.unwrap();
         assert!(
             matches!(
@@ -131,13 +131,15 @@ async fn a_peer_that_never_answers_the_close_is_dropped_after_the_close_timeout(
             let tx = tx.clone();
             async move {
                 let start = Instant::now();
-                let result = ws.close(CloseCode::NORMAL, "bye").await;
+                ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+                // Receiving runs the close timer.
+                let result = ws.recv().await;
                 tx.send((result, start.elapsed())).unwrap();
             }
         })
         .await;
         // A client that is not polled until the server gave up.
-        let mut ws = connect(&url).await.unwrap();
+        let mut ws = connect(&url).await.unwrap().0;
         let (result, elapsed) = rx.recv().await.unwrap();
         assert!(
             matches!(

@@ -14,6 +14,7 @@ mod support;
 use std::net::TcpListener;
 use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
 use rusty_socket_std::{accept, Message};
 use support::{forbidden_server, free_addr, output_lines, run_piped, ChatServer, PtyClient, WAIT};
@@ -221,12 +222,12 @@ fn recording_server() -> (String, mpsc::Receiver<Option<u16>>) {
         let mut ws = accept(stream).expect("handshake");
         loop {
             match ws.recv() {
-                Ok(message @ Message::Text(_)) => ws.send(message).expect("echo"),
-                Ok(Message::Close(frame)) => {
+                Ok(Some(message @ Message::Text(_))) => ws.send(message).expect("echo"),
+                Ok(Some(Message::Close(frame))) => {
                     let _ = report.send(frame.map(|frame| frame.code.0));
                 }
-                Ok(_) => {}
-                Err(_) => return,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return,
             }
         }
     });
@@ -293,4 +294,58 @@ fn script_errors_go_to_stderr() {
     assert_eq!(stdout.get(1).map(String::as_str), Some("Usage:"));
     assert_eq!(stdout.last().map(String::as_str), Some("Exiting Program!"));
     assert!(output.status.success());
+}
+
+/// A server that echoes the first line `delay` late, without reading in
+/// between: the echo crosses the client's close frame on the wire.
+fn slow_echo_server(delay: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("ws://{}", listener.local_addr().expect("address"));
+    thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        stream.set_read_timeout(Some(WAIT)).expect("timeout");
+        let mut ws = accept(stream).expect("handshake");
+        while let Ok(Some(message)) = ws.recv() {
+            if let Message::Text(_) = message {
+                thread::sleep(delay);
+                ws.send(message).expect("echo");
+            }
+        }
+    });
+    url
+}
+
+/// A message that arrives after the client sent its close (the server sent
+/// it before it saw the close) is still printed: data is discarded only
+/// after the peer's close (RFC 6455 section 1.4).
+fn echo_crossing_the_close(runtime: &str) {
+    let url = slow_echo_server(Duration::from_millis(1500));
+    // The client waits 1 s for the echo, then disconnects; the echo
+    // leaves the server 0.5 s after the close frame.
+    let output = run_piped(
+        &["--url", url.as_str(), "--runtime", runtime],
+        "connect\nlate echo\n__disconnect\nexit\n",
+    );
+    assert_eq!(
+        output_lines(&output.stdout),
+        [
+            "---<Command Line Chat Initialized!>---",
+            "Connected successfully.",
+            "rcv=> late echo",
+            "Disconnected successfully!",
+            "Exiting Program!",
+        ]
+    );
+    assert_eq!(output_lines(&output.stderr), Vec::<String>::new());
+    assert!(output.status.success());
+}
+
+#[test]
+fn an_echo_crossing_the_close_is_printed_tokio() {
+    echo_crossing_the_close("tokio");
+}
+
+#[test]
+fn an_echo_crossing_the_close_is_printed_std() {
+    echo_crossing_the_close("std");
 }

@@ -143,7 +143,13 @@ fn connection(stream: TcpStream, context: &Context, tracker: &Tracker) {
     let (membership, queue) = match context.hub.join(peer) {
         Ok(joined) => joined,
         Err(_closing) => {
-            let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down");
+            if ws
+                .close(CloseCode::GOING_AWAY, "server shutting down")
+                .is_ok()
+            {
+                // Finish the closing handshake (bounded by the close timeout).
+                while let Ok(Some(_)) = ws.recv() {}
+            }
             return;
         }
     };
@@ -154,7 +160,7 @@ fn connection(stream: TcpStream, context: &Context, tracker: &Tracker) {
             return;
         }
     };
-    let (mut read, write) = match ws.split() {
+    let (write, mut read) = match ws.split() {
         Ok(halves) => halves,
         Err(e) => {
             warn!(%peer, "cannot split the connection: {e}");
@@ -197,13 +203,13 @@ fn read_loop(read: &mut ReadHalf<TcpStream>, membership: &Membership, hub: &Hub)
     let mut peer_close = None;
     loop {
         match read.recv() {
-            Ok(Message::Text(text)) => {
+            Ok(Some(Message::Text(text))) => {
                 // A client being closed has had its last word.
                 if membership.mailbox().stop_reason().is_none() {
                     hub.broadcast(text);
                 }
             }
-            Ok(Message::Binary(data)) => {
+            Ok(Some(Message::Binary(data))) => {
                 info!(
                     bytes = data.len(),
                     "refused: binary message, closing with 1003"
@@ -213,12 +219,13 @@ fn read_loop(read: &mut ReadHalf<TcpStream>, membership: &Membership, hub: &Hub)
                     "binary messages are not supported: send text",
                 );
             }
-            Ok(Message::Close(frame)) => peer_close = frame,
+            Ok(Some(Message::Close(frame))) => peer_close = frame,
             // Pings are answered by the connection itself.
-            Ok(Message::Ping(_) | Message::Pong(_)) => {}
+            Ok(Some(Message::Ping(_) | Message::Pong(_))) => {}
+            // The closing handshake has completed.
+            Ok(None) => return Ended::closed(peer_close.as_ref()),
             // Writing a pong timed out (see WRITE_POLL); it stays queued.
             Err(e) if e.is_timeout() => {}
-            Err(e) if e.is_normal_close() => return Ended::closed(peer_close.as_ref()),
             Err(Error::Protocol(e)) => {
                 return Ended {
                     code: e.close_code(),
@@ -263,8 +270,8 @@ fn write_loop(
     let Some(Stop::Close(frame)) = mailbox.stop_reason() else {
         return;
     };
-    // `close` queues the frame, writes it and waits for the end of the
-    // closing handshake; a timed-out write returns early and is retried.
+    // `close` queues the frame and writes it; the reader sees the closing
+    // handshake to its end. A timed-out write returns early and is retried.
     let deadline = Instant::now() + close_timeout;
     loop {
         match write.close(frame.code, &frame.reason) {

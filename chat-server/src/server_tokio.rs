@@ -99,7 +99,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, context: Arc<Context>, 
     let mut ws = match accepted {
         Ok(ws) => ws,
         // Answered with a page or a refusal, and logged, by the gate.
-        Err(Error::Closed(CloseReason::Rejected(_))) => return,
+        Err(Error::Rejected(_)) => return,
         Err(e) => {
             handshake_failed(peer, &e);
             return;
@@ -112,13 +112,19 @@ async fn connection(stream: TcpStream, peer: SocketAddr, context: Arc<Context>, 
     let (membership, queue) = match context.hub.join(peer) {
         Ok(joined) => joined,
         Err(_closing) => {
-            let closing = ws.close(CloseCode::GOING_AWAY, "server shutting down");
+            let closing = async {
+                ws.close(CloseCode::GOING_AWAY, "server shutting down")
+                    .await?;
+                // Finish the closing handshake.
+                while ws.recv().await?.is_some() {}
+                Ok::<(), Error>(())
+            };
             let _ = tokio::time::timeout(context.close_timeout, closing).await;
             return;
         }
     };
     report::connected(peer, context.hub.clients());
-    let (read, write) = ws.split();
+    let (write, read) = ws.split();
     let ended = drive(read, write, queue, &membership, &context).await;
     // Free the place before the client count drops, so that a client who
     // sees the count drop finds the place free.

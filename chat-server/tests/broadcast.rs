@@ -65,6 +65,8 @@ async fn broadcast_on(runtime: &str) {
                 seen.push(text_of(next_message(&mut ws).await));
             }
             ws.close(CloseCode::NORMAL, "done").await.expect("close");
+            // Finish the closing handshake.
+            while let Ok(Some(_)) = ws.recv().await {}
             seen
         }));
     }
@@ -74,7 +76,7 @@ async fn broadcast_on(runtime: &str) {
         thread::spawn(move || {
             let mut seen = Vec::new();
             let recv = |ws: &mut rusty_socket_std::WebSocket<std::net::TcpStream>| match ws.recv() {
-                Ok(rusty_socket_std::Message::Text(text)) => text.to_string(),
+                Ok(Some(rusty_socket_std::Message::Text(text))) => text.to_string(),
                 other => panic!("expected a text message, got {other:?}"),
             };
             seen.push(recv(&mut ws));
@@ -87,6 +89,8 @@ async fn broadcast_on(runtime: &str) {
                 seen.push(recv(&mut ws));
             }
             ws.close(1000, "done").expect("close");
+            // Finish the closing handshake.
+            while let Ok(Some(_)) = ws.recv() {}
             let _ = done.send(seen);
         });
         std_received.push(result);

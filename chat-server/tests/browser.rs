@@ -101,6 +101,8 @@ async fn the_page_chats_with_library_clients_in_headless_chromium() {
 
     // The server goes away: the page says so and offers to reconnect.
     rust.close(CloseCode::NORMAL, "").await.expect("close");
+    // Finish the closing handshake.
+    while let Ok(Some(_)) = rust.recv().await {}
     let status = tokio::task::block_in_place(|| server.terminate());
     assert!(status.success());
     let closed = cdp
@@ -206,7 +208,7 @@ struct Cdp {
 impl Cdp {
     /// Connects to the browser and attaches to the tab showing `page_url`.
     async fn attach(devtools_url: &str, page_url: &str) -> Cdp {
-        let ws = rusty_socket_tokio::connect(devtools_url)
+        let (ws, _) = rusty_socket_tokio::connect(devtools_url)
             .await
             .expect("connect to DevTools");
         let mut cdp = Cdp {

@@ -68,6 +68,8 @@ fn origins_same_host_missing_and_allowed_are_accepted_others_get_403() {
             let mut ws = std_client(&url, origin)
                 .unwrap_or_else(|e| panic!("{runtime}: Origin {origin:?} refused: {e}"));
             ws.close(1000, "").expect("close");
+            // Finish the closing handshake.
+            while let Ok(Some(_)) = ws.recv() {}
         }
         let other_port = format!("http://{}:1", server.addr.ip());
         let refused = [
@@ -108,10 +110,16 @@ async fn beyond_max_connections_handshakes_get_503() {
         first.send(Message::text("still here")).await.expect("send");
         assert_eq!(next_message(&mut second).await, Message::text("still here"));
         first.close(CloseCode::NORMAL, "").await.expect("close");
+        // Finish the closing handshake.
+        while let Ok(Some(_)) = first.recv().await {}
         tokio::task::block_in_place(|| server.wait_for_clients(1));
         let mut third = tokio_client(&url, None).await.expect("room again");
         third.close(CloseCode::NORMAL, "").await.expect("close");
+        // Finish the closing handshake.
+        while let Ok(Some(_)) = third.recv().await {}
         second.close(CloseCode::NORMAL, "").await.expect("close");
+        // Finish the closing handshake.
+        while let Ok(Some(_)) = second.recv().await {}
         assert!(server.wait_for_log(&["refused: --max-connections reached (503)"]));
     }
 }

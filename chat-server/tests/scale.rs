@@ -66,7 +66,7 @@ async fn broadcast_to_all(server: &Server) {
     let mut sender = None;
     let mut receivers = Vec::with_capacity(CLIENTS);
     for (index, ws) in clients.into_iter().enumerate() {
-        let (mut read, write) = ws.split();
+        let (write, mut read) = ws.split();
         if index == 0 {
             sender = Some(write);
         }

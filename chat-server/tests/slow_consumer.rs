@@ -42,7 +42,7 @@ async fn stalled_on(runtime: &str) {
     let url = server.url();
     // Never polled until the end: its socket is never read.
     let mut stalled = tokio_client(&url, None).await.expect("connect");
-    let (sender_read, mut sender) = tokio_client(&url, None).await.expect("connect").split();
+    let (mut sender, sender_read) = tokio_client(&url, None).await.expect("connect").split();
     let listener = tokio_client(&url, None).await.expect("connect");
     tokio::task::block_in_place(|| server.wait_for_clients(3));
 

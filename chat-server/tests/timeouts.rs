@@ -56,6 +56,8 @@ async fn clients_are_pinged_and_a_silent_one_is_closed() {
             "{runtime}"
         );
         ws.close(CloseCode::NORMAL, "").await.expect("close");
+        // Finish the closing handshake.
+        while let Ok(Some(_)) = ws.recv().await {}
 
         let server = Server::start(&[
             "--runtime",

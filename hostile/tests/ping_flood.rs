@@ -351,7 +351,11 @@ fn a_silent_ping_flooder_is_dropped_by_a_std_websocket_with_a_write_timeout() {
                 break;
             }
             match ws.recv() {
-                Ok(_) => {}
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    let end = "a completed closing handshake".to_owned();
+                    return (Some(end), first_timeout.map(|t: Instant| t.elapsed()));
+                }
                 Err(e) if e.is_timeout() => {
                     first_timeout.get_or_insert_with(Instant::now);
                 }

@@ -85,7 +85,7 @@ fn std_server(log: Sender<String>) -> SocketAddr {
 
 fn serve_std(mut ws: wsstd::WebSocket<std::net::TcpStream>, path: &str, log: &Sender<String>) {
     let mut answered = 0;
-    while let Ok(message) = ws.recv() {
+    while let Ok(Some(message)) = ws.recv() {
         let Some(reply) = answer(path, message, log) else {
             continue;
         };
@@ -99,6 +99,8 @@ fn serve_std(mut ws: wsstd::WebSocket<std::net::TcpStream>, path: &str, log: &Se
         }
         if path == "/close" && answered == 1 {
             let _ = ws.close(CloseCode(4001), "server says bye");
+            // Finish the closing handshake.
+            while let Ok(Some(_)) = ws.recv() {}
             return;
         }
     }
@@ -147,6 +149,8 @@ async fn serve_tokio(
         }
         if path == "/close" && answered == 1 {
             let _ = ws.close(CloseCode(4001), "server says bye").await;
+            // Finish the closing handshake.
+            while let Ok(Some(_)) = ws.recv().await {}
             return;
         }
     }
@@ -184,19 +188,20 @@ fn std_client(addr: SocketAddr, log: &Receiver<String>) {
     let (mut ws, _) = wsstd::connect_with(request(addr, "/echo"), Config::default()).unwrap();
     for message in messages() {
         ws.send(message.clone()).unwrap();
-        assert_eq!(ws.recv().unwrap(), message);
+        assert_eq!(ws.recv().unwrap().unwrap(), message);
     }
     // A fragmented send with a ping between its fragments is received whole.
     ws.send_fragment(MessageKind::Text, "Hel", false).unwrap();
     ws.ping(b"mid-message").unwrap();
     ws.send_fragment(MessageKind::Text, "lo", true).unwrap();
     assert_eq!(
-        ws.recv().unwrap(),
+        ws.recv().unwrap().unwrap(),
         Message::Pong(b"mid-message".as_slice().into())
     );
-    assert_eq!(ws.recv().unwrap(), Message::text("Hello"));
+    assert_eq!(ws.recv().unwrap().unwrap(), Message::text("Hello"));
     // Closed by the client: the server sees the code and reason.
     ws.close(CloseCode(4000), "client says bye").unwrap();
+    while ws.recv().unwrap().is_some() {}
     expect_log(log, "close 4000 client says bye");
 
     // A streamed receive: the echo of 1 MiB arrives in several fragments.
@@ -204,7 +209,7 @@ fn std_client(addr: SocketAddr, log: &Receiver<String>) {
     ws.send(Message::binary(vec![7u8; 1 << 20])).unwrap();
     let (mut fragments, mut bytes) = (0, 0);
     loop {
-        match ws.recv_fragment().unwrap() {
+        match ws.recv_incoming().unwrap().unwrap() {
             wsstd::Incoming::Fragment(fragment) => {
                 fragments += 1;
                 bytes += fragment.data.len();
@@ -222,8 +227,8 @@ fn std_client(addr: SocketAddr, log: &Receiver<String>) {
     // Closed by the server: the client sees the code and reason.
     let (mut ws, _) = wsstd::connect_with(request(addr, "/close"), Config::default()).unwrap();
     ws.send(Message::text("hi")).unwrap();
-    assert_eq!(ws.recv().unwrap(), Message::text("hi"));
-    let Message::Close(Some(frame)) = ws.recv().unwrap() else {
+    assert_eq!(ws.recv().unwrap().unwrap(), Message::text("hi"));
+    let Message::Close(Some(frame)) = ws.recv().unwrap().unwrap() else {
         panic!("expected the server's close")
     };
     assert_eq!(
@@ -251,7 +256,7 @@ fn std_client(addr: SocketAddr, log: &Receiver<String>) {
     // A prepared (shared) frame arrives like any message.
     let (mut ws, _) = wsstd::connect_with(request(addr, "/broadcast"), Config::default()).unwrap();
     ws.send(Message::text("to all")).unwrap();
-    assert_eq!(ws.recv().unwrap(), Message::text("to all"));
+    assert_eq!(ws.recv().unwrap().unwrap(), Message::text("to all"));
 }
 
 /// Every scenario, with the tokio client.
@@ -278,6 +283,7 @@ async fn tokio_client(addr: SocketAddr, log: &Receiver<String>) {
     );
     assert_eq!(ws.recv().await.unwrap(), Some(Message::text("Hello")));
     ws.close(CloseCode(4000), "client says bye").await.unwrap();
+    while ws.recv().await.unwrap().is_some() {}
     expect_log(log, "close 4000 client says bye");
 
     let (mut ws, _) = wstokio::connect_with(request(addr, "/echo"), streaming())
@@ -286,7 +292,7 @@ async fn tokio_client(addr: SocketAddr, log: &Receiver<String>) {
     ws.send(Message::binary(vec![7u8; 1 << 20])).await.unwrap();
     let (mut fragments, mut bytes) = (0, 0);
     loop {
-        match ws.next_incoming().await.unwrap().unwrap() {
+        match ws.recv_incoming().await.unwrap().unwrap() {
             wstokio::Incoming::Fragment(fragment) => {
                 fragments += 1;
                 bytes += fragment.data.len();

@@ -31,13 +31,13 @@
 //! use std::net::TcpStream;
 //! use std::time::{Duration, Instant};
 //!
-//! use rusty_socket_proto::{ClientRequest, Config, Connection, Event, Message};
+//! use rusty_socket_proto::{random_seed, ClientRequest, Config, Connection, Event, Message};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let request = ClientRequest::new("ws://127.0.0.1:9001/")?;
 //! let mut stream = TcpStream::connect((request.host(), request.port()))?;
-//! // Masking keys must be unpredictable: seed from the OS (e.g. `getrandom`).
-//! let seed = [7; 32];
+//! // Masking keys must be unpredictable: seed from the OS CSPRNG.
+//! let seed = random_seed()?;
 //! let mut conn = Connection::client(&request, Config::default(), seed, Instant::now())?;
 //! let mut buf = vec![0; 64 * 1024];
 //! loop {
@@ -78,6 +78,10 @@
 //! # }
 //! ```
 //!
+//! [`random_seed`] (cargo feature `getrandom`, on by default) draws the seed
+//! from the operating system; the connection itself only ever sees the seed.
+//! `examples/tcp_client.rs` is this loop as a program.
+//!
 //! A server is the same loop around [`Connection::server`], answering
 //! [`Event::Request`] with [`Connection::accept`] or [`Connection::reject`].
 //!
@@ -103,6 +107,8 @@ mod outgoing;
 mod phase;
 mod prepared;
 mod receive;
+#[cfg(feature = "getrandom")]
+mod seed;
 mod send;
 mod text;
 mod timer;
@@ -122,9 +128,16 @@ pub use handshake::{
 };
 pub use phase::State;
 pub use prepared::PreparedMessage;
+#[cfg(feature = "getrandom")]
+pub use seed::{random_seed, SeedError};
 pub use text::Utf8Bytes;
 pub use timer::Timer;
 pub use utf8::{InvalidUtf8, Utf8Validator};
 
 pub use bytes::Bytes;
 pub use http;
+
+/// The README's example, compiled and run by `cargo test`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}

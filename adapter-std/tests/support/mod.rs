@@ -8,7 +8,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use rusty_socket_std::{accept_with, Accept, Config, Error, Message};
+use rusty_socket_std::{accept_with, Accept, Config, Error, Message, Transport};
 
 /// The most any test may take.
 pub const LIMIT: Duration = Duration::from_secs(10);
@@ -47,11 +47,12 @@ pub fn serve<T: Send + 'static>(
     (format!("ws://{addr}"), addr, handle)
 }
 
-/// What an echo server saw: the control frames, and how it ended.
+/// What an echo server saw: the control frames (the peer's close frame
+/// last), and how it ended: `Ok` for a completed closing handshake.
 #[derive(Debug)]
 pub struct Echoed {
     pub controls: Vec<Message>,
-    pub end: Error,
+    pub end: Result<(), Error>,
 }
 
 /// Echoes text and binary messages until the connection ends.
@@ -59,15 +60,45 @@ pub fn echo(ws: &mut rusty_socket_std::WebSocket<TcpStream>) -> Echoed {
     let mut controls = Vec::new();
     loop {
         match ws.recv() {
-            Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+            Ok(Some(message @ (Message::Text(_) | Message::Binary(_)))) => {
                 if let Err(end) = ws.send(message) {
-                    return Echoed { controls, end };
+                    return Echoed {
+                        controls,
+                        end: Err(end),
+                    };
                 }
             }
-            Ok(control) => controls.push(control),
-            Err(end) => return Echoed { controls, end },
+            Ok(Some(control)) => controls.push(control),
+            Ok(None) => {
+                return Echoed {
+                    controls,
+                    end: Ok(()),
+                }
+            }
+            Err(end) => {
+                return Echoed {
+                    controls,
+                    end: Err(end),
+                }
+            }
         }
     }
+}
+
+/// Closes `ws` and finishes the closing handshake: receives until
+/// `Ok(None)`, which it requires. Returns what was received meanwhile (the
+/// peer's close frame last).
+pub fn close_and_finish<S: Transport>(
+    ws: &mut rusty_socket_std::WebSocket<S>,
+    code: u16,
+    reason: &str,
+) -> Vec<Message> {
+    ws.close(code, reason).unwrap();
+    let mut received = Vec::new();
+    while let Some(message) = ws.recv().unwrap() {
+        received.push(message);
+    }
+    received
 }
 
 /// An echo server with `config` for one connection.

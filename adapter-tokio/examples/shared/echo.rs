@@ -1,7 +1,6 @@
 //! The echo loop shared by the examples (`echo_server`, `autobahn_client`,
 //! `hyper_server`) and the tests.
 
-use futures_util::SinkExt;
 use rusty_socket_tokio::{Error, Message, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
 

@@ -80,3 +80,22 @@ pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
         .map(|i| (i as u32).wrapping_mul(31).wrapping_add(seed as u32) as u8)
         .collect()
 }
+
+/// Closes `ws` and finishes the closing handshake: receives until
+/// `Ok(None)`, which it requires. Returns what was received meanwhile (the
+/// peer's close frame last).
+pub async fn close_and_finish<S>(
+    ws: &mut WebSocket<S>,
+    code: impl Into<rusty_socket_tokio::CloseCode>,
+    reason: &str,
+) -> Vec<rusty_socket_tokio::Message>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    ws.close(code, reason).await.unwrap();
+    let mut received = Vec::new();
+    while let Some(message) = ws.recv().await.unwrap() {
+        received.push(message);
+    }
+    received
+}

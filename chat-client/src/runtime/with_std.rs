@@ -22,7 +22,7 @@ pub fn connect(url: &str, link: &Arc<Link>) -> Result<Box<dyn Connection>, Conne
     // handshake timeout (10 s, the same as CONNECT_TIMEOUT).
     let (ws, _response) =
         rusty_socket_std::connect_with(request, Config::default()).map_err(classify)?;
-    let (read, write) = ws.split().map_err(classify)?;
+    let (write, read) = ws.split().map_err(classify)?;
     let link = Arc::clone(link);
     thread::Builder::new()
         .name("chat-client-reader".to_owned())
@@ -35,10 +35,8 @@ pub fn connect(url: &str, link: &Arc<Link>) -> Result<Box<dyn Connection>, Conne
 fn receive(mut read: ReadHalf<TcpStream>, link: &Link) {
     loop {
         match read.recv() {
-            Ok(message) => link.on_message(message),
-            Err(Error::Closed(CloseReason::Normal(frame))) => {
-                return link.on_end(End::closed(frame.as_ref()))
-            }
+            Ok(Some(message)) => link.on_message(message),
+            Ok(None) => return link.on_clean_end(),
             Err(e) => return link.on_end(End::Failed(describe(&e))),
         }
     }
@@ -56,7 +54,8 @@ impl Connection for StdConnection {
     }
 
     fn close(&mut self) -> Result<(), String> {
-        // Returns once the reader has seen the end (or the close timeout).
+        // Sends and flushes the close frame; the reader thread sees the
+        // server's answer and the end (or the close timeout).
         self.write
             .close(CloseCode::NORMAL, "")
             .map_err(|e| describe(&e))

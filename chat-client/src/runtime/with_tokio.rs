@@ -57,7 +57,7 @@ impl TokioRuntime {
         let (ws, _response) = connected
             .map_err(|_| ConnectError::TimedOut)?
             .map_err(classify)?;
-        let (read, write) = ws.split();
+        let (write, read) = ws.split();
         handle.spawn(receive(read, Arc::clone(link)));
         Ok(Box::new(TokioConnection { handle, write }))
     }

@@ -1002,8 +1002,10 @@ fn run_honest(
         let result = ws.send(Message::text(text.clone())).and_then(|()| loop {
             // Skip what others broadcast (chat) and control frames.
             match ws.recv()? {
-                Message::Text(back) if back.as_str() == text => break Ok(()),
-                _ => continue,
+                Some(Message::Text(back)) if back.as_str() == text => break Ok(()),
+                Some(_) => continue,
+                // The server closed the connection (cleanly).
+                None => break Err(rusty_socket_std::Error::AlreadyClosed),
             }
         });
         if let Err(e) = result {
@@ -1018,8 +1020,9 @@ fn run_honest(
         thread::sleep(HONEST_PAUSE);
     }
     let stopped = Instant::now();
-    if error.is_none() {
-        let _ = ws.close(1000, "done");
+    if error.is_none() && ws.close(1000, "done").is_ok() {
+        // Finish the closing handshake.
+        while let Ok(Some(_)) = ws.recv() {}
     }
     let mut served = Served::from_trips(name, &trips, started, error);
     if let Some((last, _)) = trips.last() {
