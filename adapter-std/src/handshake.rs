@@ -29,7 +29,7 @@ use crate::transport::Transport;
 /// ws.send(Message::text("hello"))?;
 /// println!("{:?}", ws.recv()?);
 /// ws.close(1000, "bye")?;
-/// # Ok::<(), rusty_socket_std::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Error> {
     connect_with(ClientRequest::new(url)?, Config::default())
@@ -41,12 +41,12 @@ pub fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Error> {
 /// ```no_run
 /// use rusty_socket_std::{connect_with, ClientRequest, Config};
 ///
-/// let request = ClientRequest::new("ws://127.0.0.1:9001/chat")?.protocol("chat.v2");
+/// let request = ClientRequest::new("ws://127.0.0.1:9001/chat")?.protocol("chat.v2")?;
 /// let mut config = Config::default();
 /// config.max_message_size = 1 << 20;
 /// let (ws, response) = connect_with(request, config)?;
 /// assert_eq!(ws.protocol(), response.protocol());
-/// # Ok::<(), rusty_socket_std::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn connect_with(
     request: ClientRequest,
@@ -200,4 +200,5 @@ fn not_websocket() -> Reject {
         "This is a WebSocket endpoint: send an Upgrade: websocket request.\n",
     )
     .header(header::UPGRADE, HeaderValue::from_static("websocket"))
+    .expect("Upgrade is not reserved in a refusal")
 }
