@@ -32,7 +32,7 @@ use crate::transport::Transport;
 /// while let Some(message) = ws.recv()? {
 ///     println!("{message:?}"); // the server's close frame
 /// }
-/// # Ok::<(), rusty_socket_std::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Error> {
     connect_with(ClientRequest::new(url)?, Config::default())
@@ -44,12 +44,12 @@ pub fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Error> {
 /// ```no_run
 /// use rusty_socket_std::{connect_with, ClientRequest, Config};
 ///
-/// let request = ClientRequest::new("ws://127.0.0.1:9001/chat")?.protocol("chat.v2");
+/// let request = ClientRequest::new("ws://127.0.0.1:9001/chat")?.protocol("chat.v2")?;
 /// let mut config = Config::default();
 /// config.max_message_size = 1 << 20;
 /// let (ws, response) = connect_with(request, config)?;
 /// assert_eq!(ws.protocol(), response.protocol());
-/// # Ok::<(), rusty_socket_std::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn connect_with(
     request: ClientRequest,
@@ -203,4 +203,5 @@ fn not_websocket() -> Reject {
         "This is a WebSocket endpoint: send an Upgrade: websocket request.\n",
     )
     .header(header::UPGRADE, HeaderValue::from_static("websocket"))
+    .expect("Upgrade is not reserved in a refusal")
 }

@@ -291,11 +291,14 @@ fn a_subprotocol_is_negotiated_and_the_request_inspected() {
         let request = ClientRequest::new(&format!("{url}/chat?room=1"))
             .unwrap()
             .protocol("v1")
+            .unwrap()
             .protocol("v2")
+            .unwrap()
             .header(
                 header::ORIGIN,
                 HeaderValue::from_static("https://example.com"),
-            );
+            )
+            .unwrap();
         let (ws, response) = connect_with(request, Config::default()).unwrap();
         assert_eq!(response.protocol(), Some("v2"));
         assert_eq!(response.headers()["x-hello"], "world");
@@ -327,12 +330,12 @@ fn a_rejected_handshake_reports_its_status_to_the_client() {
     within(LIMIT, || {
         let (url, _, server) = serve(|stream| {
             accept_with(stream, Config::default(), |_| {
-                Err(
-                    Reject::with_body(StatusCode::FORBIDDEN, "members only").header(
+                Err(Reject::with_body(StatusCode::FORBIDDEN, "members only")
+                    .header(
                         HeaderName::from_static("x-reason"),
                         HeaderValue::from_static("no ticket"),
-                    ),
-                )
+                    )
+                    .unwrap())
             })
             .map(drop)
         });

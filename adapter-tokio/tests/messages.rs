@@ -316,13 +316,15 @@ async fn subprotocol_negotiation() {
         let request = ClientRequest::new(&url)
             .unwrap()
             .protocol("chat.v1")
-            .protocol("chat.v2");
+            .unwrap()
+            .protocol("chat.v2")
+            .unwrap();
         let (ws, response) = connect_with(request, Config::default()).await.unwrap();
         assert_eq!(response.protocol(), Some("chat.v2"));
         assert_eq!(ws.protocol(), Some("chat.v2"));
         assert_eq!(rx.recv().await.unwrap().as_deref(), Some("chat.v2"));
         // Offering nothing the server speaks: no subprotocol, still connected.
-        let request = ClientRequest::new(&url).unwrap().protocol("other");
+        let request = ClientRequest::new(&url).unwrap().protocol("other").unwrap();
         let (ws, response) = connect_with(request, Config::default()).await.unwrap();
         assert_eq!((response.protocol(), ws.protocol()), (None, None));
         assert_eq!(rx.recv().await.unwrap(), None);
@@ -339,12 +341,12 @@ async fn a_rejected_handshake_gives_the_client_its_status() {
             rusty_socket_tokio::accept_with(stream, Config::default(), |request| {
                 assert_eq!(request.path(), "/private");
                 assert_eq!(request.origin(), Some("https://evil.example"));
-                Err(
-                    Reject::with_body(StatusCode::FORBIDDEN, "members only").header(
+                Err(Reject::with_body(StatusCode::FORBIDDEN, "members only")
+                    .header(
                         rusty_socket_tokio::http::HeaderName::from_static("x-reason"),
                         rusty_socket_tokio::http::HeaderValue::from_static("origin"),
-                    ),
-                )
+                    )
+                    .unwrap())
             })
             .await
         });
@@ -353,7 +355,8 @@ async fn a_rejected_handshake_gives_the_client_its_status() {
             .header(
                 rusty_socket_tokio::http::header::ORIGIN,
                 rusty_socket_tokio::http::HeaderValue::from_static("https://evil.example"),
-            );
+            )
+            .unwrap();
         let error = connect_with(request, Config::default()).await.unwrap_err();
         let Error::Handshake(HandshakeError::Status(response)) = &error else {
             panic!("expected a refused handshake, got {error:?}");

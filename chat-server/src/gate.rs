@@ -72,7 +72,8 @@ pub fn decide(
             StatusCode::SERVICE_UNAVAILABLE,
             "Too many clients connected; try again later.\n",
         )
-        .header(RETRY_AFTER, HeaderValue::from_static("5"));
+        .header(RETRY_AFTER, HeaderValue::from_static("5"))
+        .expect("Retry-After is not a reserved header");
         return Decision {
             answer: Err(busy),
             slot: None,

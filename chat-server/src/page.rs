@@ -35,13 +35,15 @@ pub fn answer(request: &Request, stats: impl FnOnce() -> Stats) -> (Reject, Serv
                     CONTENT_TYPE,
                     HeaderValue::from_static("text/html; charset=utf-8"),
                 )
-                .header(CACHE_CONTROL, no_store);
+                .and_then(|page| page.header(CACHE_CONTROL, no_store))
+                .expect("Content-Type and Cache-Control are not reserved headers");
             (page, Served::Page)
         }
         "/stats" => {
             let json = Reject::with_body(StatusCode::OK, stats_json(&stats()))
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .header(CACHE_CONTROL, no_store);
+                .and_then(|json| json.header(CACHE_CONTROL, no_store))
+                .expect("Content-Type and Cache-Control are not reserved headers");
             (json, Served::Stats)
         }
         _ => {
@@ -52,7 +54,8 @@ pub fn answer(request: &Request, stats: impl FnOnce() -> Stats) -> (Reject, Serv
             .header(
                 CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
+            )
+            .expect("Content-Type is not a reserved header");
             (missing, Served::NotFound)
         }
     }

@@ -14,8 +14,8 @@ pub fn client_request() -> ClientRequest {
     ClientRequest::new("ws://example.com/chat")
         .expect("a valid URL")
         .protocol("chat")
-        .protocol("superchat")
-        .extension("permessage-deflate; client_max_window_bits")
+        .and_then(|request| request.protocol("superchat"))
+        .expect("valid tokens")
 }
 
 /// Small handshake limits, so that inputs of a few KiB can cross them.

@@ -27,12 +27,12 @@ const BIG: usize = 16 << 20;
 
 fn decide(request: &Request) -> Result<Accept, Reject> {
     match request.path() {
-        "/reject" => Err(
-            Reject::with_body(StatusCode::FORBIDDEN, "members only").header(
+        "/reject" => Err(Reject::with_body(StatusCode::FORBIDDEN, "members only")
+            .header(
                 wsstd::http::HeaderName::from_static("x-reason"),
                 HeaderValue::from_static("test"),
-            ),
-        ),
+            )
+            .unwrap()),
         "/protocol" => Ok(Accept::with_protocol(
             request.protocols().last().cloned().unwrap_or_default(),
         )),
@@ -238,7 +238,10 @@ fn std_client(addr: SocketAddr, log: &Receiver<String>) {
 
     // Subprotocol negotiation.
     let (ws, response) = wsstd::connect_with(
-        request(addr, "/protocol").protocol("a").protocol("b"),
+        request(addr, "/protocol")
+            .protocol("a")
+            .and_then(|r| r.protocol("b"))
+            .unwrap(),
         Config::default(),
     )
     .unwrap();
@@ -321,7 +324,10 @@ async fn tokio_client(addr: SocketAddr, log: &Receiver<String>) {
     );
 
     let (ws, response) = wstokio::connect_with(
-        request(addr, "/protocol").protocol("a").protocol("b"),
+        request(addr, "/protocol")
+            .protocol("a")
+            .and_then(|r| r.protocol("b"))
+            .unwrap(),
         Config::default(),
     )
     .await

@@ -9,8 +9,10 @@ use crate::text::Utf8Bytes;
 
 /// A close status code (RFC 6455 section 7.4).
 ///
-/// The named constants are the codes RFC 6455 defines; any other value in
-/// 3000-4999 is valid too (registered by libraries and frameworks, or private).
+/// The named constants are the codes RFC 6455 defines and the three that IANA's
+/// "WebSocket Close Code Number Registry" added later (1012-1014); any other
+/// value in 3000-4999 is valid too (registered by libraries and frameworks, or
+/// private).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CloseCode(pub u16);
 
@@ -43,15 +45,27 @@ impl CloseCode {
     /// 1011: the server "encountered an unexpected condition that prevented it
     /// from fulfilling the request."
     pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
+    /// 1012, Service Restart (IANA registry): the server is restarting; a
+    /// client may reconnect, preferably after a randomised delay.
+    pub const SERVICE_RESTART: CloseCode = CloseCode(1012);
+    /// 1013, Try Again Later (IANA registry): the server is overloaded or
+    /// otherwise temporarily unable to serve; a client may retry later.
+    pub const TRY_AGAIN_LATER: CloseCode = CloseCode(1013);
+    /// 1014, Bad Gateway (IANA registry): a server acting as a gateway or
+    /// proxy received an invalid response from the upstream server, like
+    /// HTTP's 502.
+    pub const BAD_GATEWAY: CloseCode = CloseCode(1014);
 
     /// Whether this code may appear in a close frame on the wire.
     ///
-    /// 1000-1003 and 1007-1011 are defined for use in frames, 3000-4999 are for
-    /// libraries, frameworks and applications. Everything else, including the
-    /// reserved 1004-1006 and 1015 and the unassigned rest of 1000-2999, is a
-    /// protocol error when received (RFC 6455 section 7.4.1 and 7.4.2).
+    /// 1000-1003 and 1007-1011 (RFC 6455) and 1012-1014 (registered with IANA
+    /// since) are defined for use in frames, 3000-4999 are for libraries,
+    /// frameworks and applications. Everything else, including the reserved
+    /// 1004-1006 and 1015 and the unassigned rest of 1000-2999, is a protocol
+    /// error when received (RFC 6455 section 7.4.1 and 7.4.2) and refused
+    /// when sent.
     pub fn is_valid_on_wire(self) -> bool {
-        matches!(self.0, 1000..=1003 | 1007..=1011 | 3000..=4999)
+        matches!(self.0, 1000..=1003 | 1007..=1014 | 3000..=4999)
     }
 }
 
@@ -137,10 +151,11 @@ mod tests {
     #[test]
     fn validity_classes() {
         let valid = [
-            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999,
+            4000, 4999,
         ];
         let invalid = [
-            0, 999, 1004, 1005, 1006, 1012, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
         ];
         for code in valid {
             assert!(CloseCode(code).is_valid_on_wire(), "{code}");
@@ -148,6 +163,21 @@ mod tests {
         for code in invalid {
             assert!(!CloseCode(code).is_valid_on_wire(), "{code}");
         }
+    }
+
+    #[test]
+    fn iana_registered_codes_1012_to_1014_are_valid_on_wire() {
+        for code in [
+            CloseCode::SERVICE_RESTART,
+            CloseCode::TRY_AGAIN_LATER,
+            CloseCode::BAD_GATEWAY,
+        ] {
+            assert!(code.is_valid_on_wire(), "{code}");
+            let frame = CloseFrame::new(code, "later");
+            let parsed = CloseFrame::parse(CloseFrame::encode(Some(&frame)));
+            assert_eq!(parsed, Ok(Some(frame)));
+        }
+        assert!(!CloseCode(1015).is_valid_on_wire());
     }
 
     #[test]

@@ -477,8 +477,18 @@ impl Connection {
     pub fn send(&mut self, now: Instant, message: &Message) -> Result<(), SendError> {
         self.now = now;
         match message {
-            Message::Text(text) => self.send_data(OpCode::Text, text.as_bytes_shared()),
-            Message::Binary(data) => self.send_data(OpCode::Binary, data),
+            Message::Text(text) => {
+                self.check_can_send()?;
+                self.tx.check_data(text.len())?;
+                self.tx.queue_text(text);
+                Ok(())
+            }
+            Message::Binary(data) => {
+                self.check_can_send()?;
+                self.tx.check_data(data.len())?;
+                self.tx.queue_data(OpCode::Binary, true, data);
+                Ok(())
+            }
             Message::Ping(payload) => self.ping(now, payload),
             Message::Pong(payload) => self.pong(now, payload),
             Message::Close(frame) => self.close(now, frame.clone()),
@@ -752,13 +762,6 @@ impl Connection {
             Phase::Opening(_) => Err(SendError::NotOpen),
             _ => Err(SendError::Closed),
         }
-    }
-
-    fn send_data(&mut self, opcode: OpCode, payload: &Bytes) -> Result<(), SendError> {
-        self.check_can_send()?;
-        self.tx.check_data(payload.len())?;
-        self.tx.queue_message(opcode, payload);
-        Ok(())
     }
 
     fn send_control(

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderName, StatusCode};
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::timer::Timer;
@@ -160,6 +160,13 @@ pub enum HandshakeError {
     UnofferedProtocol(String),
     /// Client: the server accepted an extension the client did not offer.
     UnofferedExtension(String),
+    /// Client: the server's `Sec-WebSocket-Extensions` names an extension
+    /// (given here by name) that this crate does not implement. RFC 6455
+    /// section 4.1: "If the response includes a |Sec-WebSocket-Extensions|
+    /// header field and this header field indicates the use of an extension
+    /// that was not present in the client's handshake [...], the client MUST
+    /// _Fail the WebSocket Connection_."
+    UnsupportedExtension(String),
 }
 
 /// The status line and headers of a response that refused the upgrade.
@@ -227,6 +234,9 @@ impl fmt::Display for HandshakeError {
             }
             HandshakeError::UnofferedExtension(e) => {
                 write!(f, "server accepted extension {e:?}, which was not offered")
+            }
+            HandshakeError::UnsupportedExtension(e) => {
+                write!(f, "server accepted extension {e:?}, which is not supported")
             }
         }
     }
@@ -296,6 +306,14 @@ pub enum AcceptError {
     NotWebSocket,
     /// The chosen subprotocol was not among those the client offered.
     ProtocolNotOffered(String),
+    /// The response would carry a subprotocol that is not an HTTP token, or
+    /// a header that the handshake writes itself.
+    InvalidHeader(HeaderError),
+    /// The response headers set `Sec-WebSocket-Extensions`: extensions are
+    /// negotiated by the connection itself (through its `Config`), never by
+    /// the application, since frames of an extension the connection does not
+    /// speak would fail it.
+    ExtensionHeader,
 }
 
 impl fmt::Display for AcceptError {
@@ -306,11 +324,65 @@ impl fmt::Display for AcceptError {
             AcceptError::ProtocolNotOffered(p) => {
                 write!(f, "subprotocol {p:?} was not offered by the client")
             }
+            AcceptError::InvalidHeader(e) => write!(f, "cannot accept: {e}"),
+            AcceptError::ExtensionHeader => f.write_str(
+                "Sec-WebSocket-Extensions may not be set by the application: \
+                 extensions are negotiated by the connection",
+            ),
         }
     }
 }
 
-impl std::error::Error for AcceptError {}
+impl std::error::Error for AcceptError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AcceptError::InvalidHeader(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<HeaderError> for AcceptError {
+    fn from(error: HeaderError) -> Self {
+        AcceptError::InvalidHeader(error)
+    }
+}
+
+/// A value that cannot go into a handshake head: it would break the HTTP
+/// syntax (a CR LF would start a header of the caller's choosing) or clash
+/// with a header the handshake writes itself. Returned by the call that
+/// brought the value in.
+///
+/// Header names and values come as `http::HeaderName` and `http::HeaderValue`,
+/// whose constructors already refuse what is not a token or holds CR, LF, NUL
+/// or another control byte; what is left to check is listed here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// A subprotocol name that is not an RFC 7230 token (section 3.2.6:
+    /// visible ASCII except delimiters), as `Sec-WebSocket-Protocol` requires
+    /// (RFC 6455 section 4.1).
+    InvalidProtocol(String),
+    /// A header that the handshake writes itself (`Host`, `Upgrade`,
+    /// `Connection`, the `Sec-WebSocket-*` fields, `Content-Length`...):
+    /// a second copy would contradict the first.
+    Reserved(HeaderName),
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderError::InvalidProtocol(p) => {
+                write!(f, "subprotocol {p:?} is not an HTTP token")
+            }
+            HeaderError::Reserved(name) => {
+                write!(f, "header {name:?} is written by the handshake itself")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HeaderError {}
 
 /// A [`Config`](crate::Config) value that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq)]

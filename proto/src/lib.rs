@@ -118,8 +118,8 @@ pub use close::{CloseCode, CloseFrame};
 pub use config::Config;
 pub use connection::{Connection, Role};
 pub use error::{
-    AcceptError, CloseReason, ConfigError, HandshakeError, ProtocolError, RejectedResponse,
-    SendError, UrlError,
+    AcceptError, CloseReason, ConfigError, HandshakeError, HeaderError, ProtocolError,
+    RejectedResponse, SendError, UrlError,
 };
 pub use event::{Event, Fragment, Message, MessageKind};
 pub use frame::{apply_mask, Decoded, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};

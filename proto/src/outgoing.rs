@@ -104,8 +104,15 @@ impl Outgoing {
         self.len += self.control.len() - before;
     }
 
-    /// Queues a data frame (or a close that must follow the data) in order.
-    pub(crate) fn push_data(&mut self, header: FrameHeader, payload: &Bytes) {
+    /// Queues a data frame (or a close that must follow the data) in order:
+    /// a small or masked payload is copied next to its header, a large one
+    /// is queued by reference, as the `Bytes` that `share` gives.
+    pub(crate) fn push_data(
+        &mut self,
+        header: FrameHeader,
+        payload: &[u8],
+        share: impl FnOnce() -> Bytes,
+    ) {
         let before = self.tail.len();
         if header.mask.is_some() || payload.len() <= COPY_THRESHOLD {
             write_frame(&mut self.tail, header, payload);
@@ -117,7 +124,7 @@ impl Outgoing {
         self.tail.extend_from_slice(&head[..head_len]);
         let chunk = Chunk {
             head: self.tail.split().freeze(),
-            body: payload.clone(),
+            body: share(),
         };
         self.len += head_len + payload.len();
         self.data.push_back(chunk);
@@ -247,6 +254,10 @@ mod tests {
         }
     }
 
+    fn push(out: &mut Outgoing, header: FrameHeader, payload: Bytes) {
+        out.push_data(header, &payload, || payload.clone());
+    }
+
     fn gather(out: &Outgoing) -> Vec<u8> {
         let mut slices = [IoSlice::new(&[]); 64];
         let n = out.chunks(&mut slices, usize::MAX);
@@ -257,8 +268,8 @@ mod tests {
     fn control_frames_jump_ahead_only_at_frame_boundaries() {
         let mut out = Outgoing::default();
         let big = Bytes::from(vec![7u8; 10_000]);
-        out.push_data(header(OpCode::Binary, big.len()), &big);
-        out.push_data(header(OpCode::Binary, big.len()), &big);
+        push(&mut out, header(OpCode::Binary, big.len()), big.clone());
+        push(&mut out, header(OpCode::Binary, big.len()), big.clone());
         out.advance(100);
         out.push_control(header(OpCode::Pong, 1), b"p");
         let bytes = gather(&out);
@@ -284,7 +295,7 @@ mod tests {
     fn large_payloads_are_queued_by_reference() {
         let mut out = Outgoing::default();
         let big = Bytes::from(vec![1u8; 100_000]);
-        out.push_data(header(OpCode::Binary, big.len()), &big);
+        push(&mut out, header(OpCode::Binary, big.len()), big.clone());
         let mut slices = [IoSlice::new(&[]); 4];
         assert_eq!(out.chunks(&mut slices, usize::MAX), 2);
         assert_eq!(slices[1].as_ptr(), big.as_ptr());
@@ -293,7 +304,7 @@ mod tests {
     #[test]
     fn encoded_frames_are_queued_by_reference() {
         let mut out = Outgoing::default();
-        out.push_data(header(OpCode::Text, 1), &Bytes::from_static(b"a"));
+        push(&mut out, header(OpCode::Text, 1), Bytes::from_static(b"a"));
         let frame = Bytes::from_static(&[0x81, 0x01, b'b']);
         out.push_encoded(frame.clone());
         let mut slices = [IoSlice::new(&[]); 4];
@@ -308,8 +319,12 @@ mod tests {
         let mut b = Outgoing::default();
         for out in [&mut a, &mut b] {
             out.push_head(b"HTTP head\r\n\r\n");
-            out.push_data(header(OpCode::Text, 2), &Bytes::from_static(b"hi"));
-            out.push_data(header(OpCode::Binary, 5000), &Bytes::from(vec![3u8; 5000]));
+            push(out, header(OpCode::Text, 2), Bytes::from_static(b"hi"));
+            push(
+                out,
+                header(OpCode::Binary, 5000),
+                Bytes::from(vec![3u8; 5000]),
+            );
             out.push_control(header(OpCode::Ping, 0), b"");
         }
         let expected = gather(&a);

@@ -19,7 +19,7 @@ use crate::connection::Role;
 use crate::error::ProtocolError;
 use crate::event::{Fragment, Message, MessageKind};
 use crate::frame::{apply_mask, Decoded, FrameHeader, OpCode};
-use crate::text::Utf8Bytes;
+use crate::text::{Utf8Bytes, STR_MAX};
 use crate::utf8::Utf8Validator;
 
 /// How much a read should be able to bring in at least.
@@ -309,6 +309,14 @@ impl Receiver {
                 first,
                 fin: last,
             })));
+        }
+        if kind == MessageKind::Text && !fragmented && complete && frame.held <= STR_MAX {
+            // A short text in one frame goes straight to its `str` form.
+            let held = std::mem::take(&mut frame.held);
+            let text = Utf8Bytes::copy_validated(&self.buf[..held]);
+            self.advance(held);
+            self.message = None;
+            return Ok(Some(Received::Message(Message::Text(text))));
         }
         let payload = if fragmented {
             let held = std::mem::take(&mut frame.held);

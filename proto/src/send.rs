@@ -21,6 +21,7 @@ use crate::event::MessageKind;
 use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::outgoing::Outgoing;
 use crate::prepared::PreparedMessage;
+use crate::text::Utf8Bytes;
 use crate::utf8::Utf8Validator;
 
 /// The send side of a connection: the outgoing queue, the masking key
@@ -104,9 +105,11 @@ impl Sender {
         Ok(())
     }
 
-    /// Queues a whole data message, after [`check_data`](Self::check_data).
-    pub(crate) fn queue_message(&mut self, opcode: OpCode, payload: &Bytes) {
-        self.queue_data(opcode, true, payload);
+    /// Queues a whole text message, after [`check_data`](Self::check_data).
+    pub(crate) fn queue_text(&mut self, text: &Utf8Bytes) {
+        let header = self.header(OpCode::Text, true, text.len());
+        self.out
+            .push_data(header, text.as_bytes(), || text.shared_bytes());
     }
 
     /// Queues one fragment of a message: the first fragment gives the kind,
@@ -177,7 +180,7 @@ impl Sender {
     /// Queues a data frame (or a close, which must follow the data) in order.
     pub(crate) fn queue_data(&mut self, opcode: OpCode, fin: bool, payload: &Bytes) {
         let header = self.header(opcode, fin, payload.len());
-        self.out.push_data(header, payload);
+        self.out.push_data(header, payload, || payload.clone());
     }
 
     /// Queues a control frame ahead of data that has not started to go out.

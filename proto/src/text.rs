@@ -1,63 +1,203 @@
 //! `Utf8Bytes`: cheaply cloned text that is known to be valid UTF-8.
+//!
+//! # Why two representations
+//!
+//! Without `unsafe`, the only ways to a `&str` are a value that is already
+//! `str`-typed (`String`, `Arc<str>`, `&'static str`) or a validation pass
+//! over bytes. A text message arrives as `Bytes` sliced from the receive
+//! buffer, validated incrementally while it was unmasked, but still
+//! byte-typed. Turning it into a `str`-typed value costs a second validation
+//! (to obtain the `&str`) and a copy: about +60% on the time to receive a
+//! large multi-byte text. So:
+//!
+//! - texts up to [`STR_MAX`] bytes received from the wire, and every text
+//!   built from a `String`, a `&str` or a `&'static str`, are held `str`-typed:
+//!   [`Utf8Bytes::as_str`] is O(1);
+//! - longer received texts stay the zero-copy slice of the receive buffer, and
+//!   `as_str` validates them again with `simdutf8` (about 20 GiB/s on
+//!   multi-byte text with AVX2), which never fails. Call `as_str` once and
+//!   keep the `&str` when walking such a text many times.
+//!
+//! Copying small texts out also stops a short message from pinning the whole
+//! receive buffer it was sliced from.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::ops::Deref;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
+/// Received texts up to this many bytes are copied into a `str`-typed buffer
+/// when built, so that reading them is O(1); longer ones stay zero-copy
+/// slices that `as_str` validates again. At this size the copy and the
+/// validation cost about 4 µs, the price of one `as_str` on the bytes.
+pub(crate) const STR_MAX: usize = 64 << 10;
+
 /// Immutable, reference-counted bytes that hold valid UTF-8.
 ///
-/// Text messages are handed out as slices of the receive buffer, so no copy is
-/// made to turn a frame into a `String`. The only way to build one checks (or
-/// inherits from a `str`) that the bytes are UTF-8.
-#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Utf8Bytes(Bytes);
+/// Text messages are handed out as slices of the receive buffer (or, up to
+/// 64 KiB, as a shared copy), so no copy is made to turn a large frame into a
+/// `String`. The only way to build one checks (or inherits from a `str`) that
+/// the bytes are UTF-8.
+///
+/// [`as_str`](Self::as_str) (and so `Deref`, `Display`, `Debug`) is O(1) for
+/// every text built from a `String` or `&str`, and for received texts up to
+/// 64 KiB; on a longer received text it validates the bytes again, at memory
+/// speed. [`len`](Self::len), [`as_bytes`](Self::as_bytes), comparisons and
+/// hashing are O(1) or byte-wise for all.
+#[derive(Clone)]
+pub struct Utf8Bytes(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// A string literal.
+    Static(&'static str),
+    /// A short received text, or one copied from a `&str`.
+    Shared(Arc<str>),
+    /// A `String` handed over whole, kept without a copy.
+    Owned(Arc<String>),
+    /// A long received text: bytes validated when the value was built.
+    Validated(Bytes),
+}
+
+/// Lends an `Arc<str>` to `Bytes::from_owner`, so that turning a text into
+/// bytes never copies it.
+struct SharedStr(Arc<str>);
+
+impl AsRef<[u8]> for SharedStr {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+/// The same for a shared `String`.
+struct SharedString(Arc<String>);
+
+impl AsRef<[u8]> for SharedString {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
 
 impl Utf8Bytes {
     /// Text from a static string, without copying.
     pub const fn from_static(text: &'static str) -> Self {
-        Utf8Bytes(Bytes::from_static(text.as_bytes()))
+        Utf8Bytes(Repr::Static(text))
     }
 
     /// The text.
     ///
-    /// Validity was checked when the value was built; `as_str` checks it again
-    /// (at memory speed, with `simdutf8`) because this crate forbids the
-    /// `unsafe` that skipping the check would need.
+    /// O(1), except for a received text over 64 KiB, whose bytes are
+    /// validated again (with `simdutf8`, at memory speed) because this crate
+    /// forbids the `unsafe` that skipping the check would need.
     pub fn as_str(&self) -> &str {
-        simdutf8::basic::from_utf8(&self.0).expect("Utf8Bytes holds UTF-8 by construction")
+        match &self.0 {
+            Repr::Static(text) => text,
+            Repr::Shared(text) => text,
+            Repr::Owned(text) => text,
+            Repr::Validated(bytes) => {
+                simdutf8::basic::from_utf8(bytes).expect("Utf8Bytes holds UTF-8 by construction")
+            }
+        }
     }
 
-    /// The length in bytes. (Through `Deref`, `len` would go by
-    /// [`as_str`](Self::as_str) and check the text again.)
+    /// The length in bytes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_bytes().len()
     }
 
     /// Whether the text is empty.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_bytes().is_empty()
     }
 
     /// The text's bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        match &self.0 {
+            Repr::Static(text) => text.as_bytes(),
+            Repr::Shared(text) => text.as_bytes(),
+            Repr::Owned(text) => text.as_bytes(),
+            Repr::Validated(bytes) => bytes,
+        }
     }
 
     /// The underlying bytes, without copying.
     pub fn into_bytes(self) -> Bytes {
-        self.0
+        match self.0 {
+            Repr::Static(text) => Bytes::from_static(text.as_bytes()),
+            Repr::Shared(text) => Bytes::from_owner(SharedStr(text)),
+            Repr::Owned(text) => match Arc::try_unwrap(text) {
+                Ok(text) => Bytes::from(text),
+                Err(shared) => Bytes::from_owner(SharedString(shared)),
+            },
+            Repr::Validated(bytes) => bytes,
+        }
     }
 
-    /// The underlying bytes, to queue them by reference.
-    pub(crate) fn as_bytes_shared(&self) -> &Bytes {
-        &self.0
+    /// The text's bytes to queue by reference, without copying them.
+    pub(crate) fn shared_bytes(&self) -> Bytes {
+        self.clone().into_bytes()
     }
 
-    /// Wraps bytes that the caller has already validated as UTF-8.
+    /// Wraps bytes that the caller has already validated as UTF-8 (the
+    /// receive path, which checks text incrementally as it unmasks it).
+    ///
+    /// Up to 64 KiB, the text is validated again and copied, to make
+    /// `as_str` O(1); longer texts are kept as they are, without a pass.
+    /// Copies a short text that the receive path has validated out of the
+    /// receive buffer, straight into its `str`-typed form (at most
+    /// [`STR_MAX`] bytes): one copy, and the buffer is not kept alive.
+    pub(crate) fn copy_validated(bytes: &[u8]) -> Self {
+        debug_assert!(bytes.len() <= STR_MAX);
+        match simdutf8::basic::from_utf8(bytes) {
+            Ok(text) => Utf8Bytes(Repr::Shared(Arc::from(text))),
+            Err(_) => Utf8Bytes(Repr::Validated(Bytes::copy_from_slice(bytes))),
+        }
+    }
+
     pub(crate) fn from_validated(bytes: Bytes) -> Self {
         debug_assert!(std::str::from_utf8(&bytes).is_ok());
-        Utf8Bytes(bytes)
+        if bytes.len() <= STR_MAX {
+            if let Ok(text) = simdutf8::basic::from_utf8(&bytes) {
+                return Utf8Bytes(Repr::Shared(Arc::from(text)));
+            }
+        }
+        Utf8Bytes(Repr::Validated(bytes))
+    }
+}
+
+impl Default for Utf8Bytes {
+    fn default() -> Self {
+        Utf8Bytes::from_static("")
+    }
+}
+
+impl PartialEq for Utf8Bytes {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Utf8Bytes {}
+
+impl PartialOrd for Utf8Bytes {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Utf8Bytes {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl Hash for Utf8Bytes {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As `Bytes` hashes: the same value whatever the representation.
+        self.as_bytes().hash(state);
     }
 }
 
@@ -77,7 +217,7 @@ impl AsRef<str> for Utf8Bytes {
 
 impl AsRef<[u8]> for Utf8Bytes {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        self.as_bytes()
     }
 }
 
@@ -95,41 +235,125 @@ impl fmt::Display for Utf8Bytes {
 
 impl From<String> for Utf8Bytes {
     fn from(text: String) -> Self {
-        Utf8Bytes(Bytes::from(text))
+        Utf8Bytes(Repr::Owned(Arc::new(text)))
     }
 }
 
 impl From<&str> for Utf8Bytes {
     fn from(text: &str) -> Self {
-        Utf8Bytes(Bytes::copy_from_slice(text.as_bytes()))
+        Utf8Bytes(Repr::Shared(Arc::from(text)))
     }
 }
 
 impl From<Utf8Bytes> for Bytes {
     fn from(text: Utf8Bytes) -> Self {
-        text.0
+        text.into_bytes()
     }
 }
 
 impl TryFrom<Bytes> for Utf8Bytes {
     type Error = std::str::Utf8Error;
 
+    /// Validates `bytes`; up to 64 KiB they are then copied so that `as_str`
+    /// is O(1), longer ones are kept without a copy.
     fn try_from(bytes: Bytes) -> Result<Self, Self::Error> {
-        if simdutf8::basic::from_utf8(&bytes).is_err() {
-            std::str::from_utf8(&bytes)?;
+        match simdutf8::basic::from_utf8(&bytes) {
+            Ok(text) if text.len() <= STR_MAX => Ok(Utf8Bytes(Repr::Shared(Arc::from(text)))),
+            Ok(_) => Ok(Utf8Bytes(Repr::Validated(bytes))),
+            // simdutf8's basic error carries no position: ask std for it.
+            Err(_) => Err(std::str::from_utf8(&bytes).unwrap_err()),
         }
-        Ok(Utf8Bytes(bytes))
     }
 }
 
 impl PartialEq<str> for Utf8Bytes {
     fn eq(&self, other: &str) -> bool {
-        self.0 == other.as_bytes()
+        self.as_bytes() == other.as_bytes()
     }
 }
 
 impl PartialEq<&str> for Utf8Bytes {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == other.as_bytes()
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::hash_map::DefaultHasher;
+
+    use super::*;
+
+    fn hash(text: &Utf8Bytes) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        text.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// The same text in every representation.
+    fn every_repr(text: &'static str) -> Vec<Utf8Bytes> {
+        vec![
+            Utf8Bytes::from_static(text),
+            Utf8Bytes::from(text),
+            Utf8Bytes::from(text.to_owned()),
+            Utf8Bytes::from_validated(Bytes::from_static(text.as_bytes())),
+            Utf8Bytes(Repr::Validated(Bytes::from_static(text.as_bytes()))),
+        ]
+    }
+
+    #[test]
+    fn representations_are_indistinguishable() {
+        let texts = every_repr("ünïcødé € 😀");
+        for text in &texts {
+            assert_eq!(text, &texts[0]);
+            assert_eq!(hash(text), hash(&texts[0]));
+            assert_eq!(text.as_str(), "ünïcødé € 😀");
+            assert_eq!(text.len(), "ünïcødé € 😀".len());
+            assert_eq!(format!("{text} {text:?}"), "ünïcødé € 😀 \"ünïcødé € 😀\"");
+            assert_eq!(text.clone().into_bytes(), "ünïcødé € 😀".as_bytes());
+        }
+        assert!(every_repr("")
+            .iter()
+            .all(|t| t.is_empty() && *t == Utf8Bytes::default()));
+    }
+
+    #[test]
+    fn short_received_texts_are_str_typed_long_ones_stay_zero_copy() {
+        let short = Bytes::from(vec![b'a'; STR_MAX]);
+        assert!(matches!(
+            Utf8Bytes::from_validated(short.clone()).0,
+            Repr::Shared(_)
+        ));
+        assert!(matches!(
+            Utf8Bytes::try_from(short).unwrap().0,
+            Repr::Shared(_)
+        ));
+        let long = Bytes::from(vec![b'a'; STR_MAX + 1]);
+        let text = Utf8Bytes::from_validated(long.clone());
+        // The very same allocation, not a copy.
+        assert_eq!(text.as_bytes().as_ptr(), long.as_ptr());
+        assert!(matches!(text.0, Repr::Validated(_)));
+        assert_eq!(text.as_str().len(), STR_MAX + 1);
+        assert!(matches!(
+            Utf8Bytes::try_from(long).unwrap().0,
+            Repr::Validated(_)
+        ));
+    }
+
+    #[test]
+    fn strings_are_kept_and_given_back_without_a_copy() {
+        let text = "x".repeat(STR_MAX * 2);
+        let ptr = text.as_ptr();
+        let text = Utf8Bytes::from(text);
+        assert_eq!(text.as_str().as_ptr(), ptr);
+        let shared = text.clone();
+        assert_eq!(text.into_bytes().as_ptr(), ptr);
+        assert_eq!(shared.into_bytes().as_ptr(), ptr);
+    }
+
+    #[test]
+    fn invalid_bytes_are_refused_with_their_position() {
+        let error = Utf8Bytes::try_from(Bytes::from_static(b"ok\xff")).unwrap_err();
+        assert_eq!(error.valid_up_to(), 2);
     }
 }

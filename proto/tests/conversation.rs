@@ -35,7 +35,9 @@ fn handshake_then_messages_both_ways() {
     let request = ClientRequest::new("ws://example.com/chat")
         .unwrap()
         .protocol("v1")
-        .protocol("v2");
+        .unwrap()
+        .protocol("v2")
+        .unwrap();
     let mut pair = Pair::with_request(request, Config::default(), Config::default());
     pair.auto_accept = Some(Accept::with_protocol("v2"));
     pair.pump();
@@ -342,10 +344,12 @@ fn rejected_handshake_reports_the_status_to_the_client() {
     let mut pair = Pair::new(Config::default(), Config::default());
     pair.auto_accept = None;
     pair.pump();
-    let reject = Reject::with_body(http::StatusCode::FORBIDDEN, "go away").header(
-        http::HeaderName::from_static("x-reason"),
-        http::HeaderValue::from_static("members only"),
-    );
+    let reject = Reject::with_body(http::StatusCode::FORBIDDEN, "go away")
+        .header(
+            http::HeaderName::from_static("x-reason"),
+            http::HeaderValue::from_static("members only"),
+        )
+        .unwrap();
     pair.server.reject(pair.now, reject).unwrap();
     pair.pump();
     // The answer is written: the server shuts its write side down and

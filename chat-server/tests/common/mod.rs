@@ -144,7 +144,9 @@ pub fn std_client(
 ) -> Result<rusty_socket_std::WebSocket<TcpStream>, rusty_socket_std::Error> {
     let mut request = rusty_socket_std::ClientRequest::new(url)?;
     if let Some(origin) = origin {
-        request = request.header(ORIGIN, HeaderValue::from_str(origin).expect("header"));
+        request = request
+            .header(ORIGIN, HeaderValue::from_str(origin).expect("header"))
+            .expect("Origin is not reserved");
     }
     let mut config = rusty_socket_std::Config::default();
     config.idle_timeout = Some(TIMEOUT);
@@ -158,7 +160,9 @@ pub async fn tokio_client(
 ) -> Result<rusty_socket_tokio::WebSocket<tokio::net::TcpStream>, rusty_socket_tokio::Error> {
     let mut request = rusty_socket_tokio::ClientRequest::new(url)?;
     if let Some(origin) = origin {
-        request = request.header(ORIGIN, HeaderValue::from_str(origin).expect("header"));
+        request = request
+            .header(ORIGIN, HeaderValue::from_str(origin).expect("header"))
+            .expect("Origin is not reserved");
     }
     let config = rusty_socket_tokio::Config::default();
     let connecting = rusty_socket_tokio::connect_with(request, config);

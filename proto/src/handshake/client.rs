@@ -7,22 +7,28 @@ use base64::Engine;
 use bytes::{BufMut, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 
-use super::check_parsed;
-use super::{accept_key, check_upgrade_headers, complete_head, header_map, header_tokens};
+use super::fields::{check_not_reserved, check_protocol, CLIENT_RESERVED};
+use super::{
+    accept_key, check_parsed, check_upgrade_headers, complete_head, extension, header_map,
+};
 use crate::config::Config;
-use crate::error::{HandshakeError, RejectedResponse, UrlError};
+use crate::error::{HandshakeError, HeaderError, RejectedResponse, UrlError};
 use crate::frame::Decoded;
 
 /// What a client asks for: the URL to open, subprotocols to offer, extra headers.
+///
+/// Every value is checked by the call that brings it in, so a finished
+/// request always encodes to a well-formed head: no caller string can add a
+/// header line of its own.
 ///
 /// ```
 /// use rusty_socket_proto::ClientRequest;
 ///
 /// let request = ClientRequest::new("ws://example.com:8080/chat?room=1")?
-///     .protocol("chat.v2")
-///     .header(http::header::ORIGIN, http::HeaderValue::from_static("https://example.com"));
+///     .protocol("chat.v2")?
+///     .header(http::header::ORIGIN, http::HeaderValue::from_static("https://example.com"))?;
 /// assert_eq!((request.host(), request.port(), request.is_tls()), ("example.com", 8080, false));
-/// # Ok::<(), rusty_socket_proto::UrlError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ClientRequest {
@@ -31,7 +37,6 @@ pub struct ClientRequest {
     port: u16,
     tls: bool,
     protocols: Vec<String>,
-    extensions: Vec<String>,
     headers: HeaderMap,
 }
 
@@ -59,28 +64,32 @@ impl ClientRequest {
             tls,
             uri,
             protocols: Vec::new(),
-            extensions: Vec::new(),
             headers: HeaderMap::new(),
         })
     }
 
     /// Offers a subprotocol (`Sec-WebSocket-Protocol`), in order of preference.
-    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
-        self.protocols.push(protocol.into());
-        self
-    }
-
-    /// Offers an extension (`Sec-WebSocket-Extensions`), e.g.
-    /// `"permessage-deflate; client_max_window_bits"`.
-    pub fn extension(mut self, extension: impl Into<String>) -> Self {
-        self.extensions.push(extension.into());
-        self
+    ///
+    /// Fails with [`HeaderError::InvalidProtocol`] unless `protocol` is an
+    /// RFC 7230 token (RFC 6455 section 4.1), as the header requires.
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Result<Self, HeaderError> {
+        let protocol = protocol.into();
+        check_protocol(&protocol)?;
+        self.protocols.push(protocol);
+        Ok(self)
     }
 
     /// Adds a header to the request (`Origin`, `Authorization`, cookies...).
-    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+    ///
+    /// Fails with [`HeaderError::Reserved`] for a header the handshake
+    /// writes itself: `Host`, `Upgrade`, `Connection`, `Sec-WebSocket-Key`,
+    /// `Sec-WebSocket-Version`, `Sec-WebSocket-Protocol` (see
+    /// [`protocol`](Self::protocol)), `Sec-WebSocket-Extensions` (extensions
+    /// are negotiated by the connection) and the body framing headers.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Result<Self, HeaderError> {
+        check_not_reserved(&name, CLIENT_RESERVED)?;
         self.headers.append(name, value);
-        self
+        Ok(self)
     }
 
     /// The host to connect to (without the brackets of an IPv6 literal).
@@ -132,13 +141,6 @@ impl ClientRequest {
                 self.protocols.join(", ")
             );
         }
-        if !self.extensions.is_empty() {
-            let _ = write!(
-                head,
-                "Sec-WebSocket-Extensions: {}\r\n",
-                self.extensions.join(", ")
-            );
-        }
         out.extend_from_slice(head.as_bytes());
         for (name, value) in &self.headers {
             out.extend_from_slice(name.as_str().as_bytes());
@@ -150,7 +152,6 @@ impl ClientRequest {
         PendingResponse {
             accept: accept_key(key.as_bytes()),
             protocols: self.protocols.clone(),
-            extensions: self.extensions.clone(),
             scanned: 0,
         }
     }
@@ -190,7 +191,6 @@ impl Response {
 pub(crate) struct PendingResponse {
     accept: String,
     protocols: Vec<String>,
-    extensions: Vec<String>,
     scanned: usize,
 }
 
@@ -234,20 +234,7 @@ pub(crate) fn parse_response(
             Some(chosen.to_owned())
         }
     };
-    for extension in header_tokens(&headers, "sec-websocket-extensions") {
-        let name = extension.split(';').next().unwrap_or("").trim();
-        let offered = pending.extensions.iter().any(|offer| {
-            offer
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case(name)
-        });
-        if !offered {
-            return Err(HandshakeError::UnofferedExtension(extension.to_owned()));
-        }
-    }
+    extension::check_response(&headers)?;
     let mut inner = http::Response::new(());
     *inner.status_mut() = status;
     *inner.headers_mut() = headers;
@@ -269,11 +256,14 @@ mod tests {
         let request = ClientRequest::new("ws://server.example.com/chat")
             .unwrap()
             .protocol("chat")
+            .unwrap()
             .protocol("superchat")
+            .unwrap()
             .header(
                 http::header::ORIGIN,
                 HeaderValue::from_static("http://example.com"),
-            );
+            )
+            .unwrap();
         let (text, pending) = request_text(&request);
         assert_eq!(
             text,

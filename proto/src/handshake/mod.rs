@@ -5,6 +5,8 @@
 //! a head trickled in one byte at a time costs no more than one sent whole.
 
 mod client;
+mod extension;
+mod fields;
 mod server;
 
 pub(crate) use client::{parse_response, PendingResponse};

@@ -5,10 +5,12 @@ use base64::Engine;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, Version};
 
+use super::fields::{check_headers, check_not_reserved, check_protocol};
+use super::fields::{ACCEPT_RESERVED, REJECT_RESERVED};
 use super::{accept_key, check_upgrade_headers, complete_head, has_token, header_map};
 use super::{check_parsed, header_tokens};
 use crate::config::Config;
-use crate::error::{AcceptError, HandshakeError};
+use crate::error::{AcceptError, HandshakeError, HeaderError};
 use crate::frame::Decoded;
 
 /// A client's request to open a WebSocket, handed to the server application
@@ -80,11 +82,20 @@ impl Request {
 
 /// How a server accepts a request: the subprotocol it picks and any headers
 /// to add (cookies, for instance).
+///
+/// Checked by [`Connection::accept`](crate::Connection::accept), which
+/// refuses it with an [`AcceptError`] (and changes nothing) when the
+/// subprotocol was not offered or is not a token, when a header is one the
+/// handshake writes itself, or when a header is `Sec-WebSocket-Extensions`.
 #[derive(Debug, Clone, Default)]
 pub struct Accept {
     /// The subprotocol to speak; must be one the client offered.
     pub protocol: Option<String>,
-    /// Extra response headers.
+    /// Extra response headers. Not `Upgrade`, `Connection`,
+    /// `Sec-WebSocket-Accept`, `Sec-WebSocket-Protocol` (set
+    /// [`protocol`](Self::protocol) instead), `Sec-WebSocket-Extensions`
+    /// (extensions are negotiated by the connection itself),
+    /// `Content-Length` or `Transfer-Encoding`.
     pub headers: HeaderMap,
 }
 
@@ -101,10 +112,18 @@ impl Accept {
     pub(crate) fn encode(&self, request: &Request, out: &mut BytesMut) -> Result<(), AcceptError> {
         let key = request.key.as_deref().ok_or(AcceptError::NotWebSocket)?;
         if let Some(protocol) = &self.protocol {
+            check_protocol(protocol)?;
             if !request.protocols.contains(protocol) {
                 return Err(AcceptError::ProtocolNotOffered(protocol.clone()));
             }
         }
+        if self
+            .headers
+            .contains_key(http::header::SEC_WEBSOCKET_EXTENSIONS)
+        {
+            return Err(AcceptError::ExtensionHeader);
+        }
+        check_headers(&self.headers, ACCEPT_RESERVED)?;
         out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n");
         out.extend_from_slice(b"Connection: Upgrade\r\nSec-WebSocket-Accept: ");
         out.extend_from_slice(accept_key(key.as_bytes()).as_bytes());
@@ -148,10 +167,19 @@ impl Reject {
         }
     }
 
-    /// Adds a header (`Content-Length` and `Connection: close` are always added).
-    pub fn header(mut self, name: http::HeaderName, value: HeaderValue) -> Self {
+    /// Adds a header.
+    ///
+    /// `Content-Length` and `Connection: close` are always written by the
+    /// connection, so those (and `Transfer-Encoding`) fail with
+    /// [`HeaderError::Reserved`].
+    pub fn header(
+        mut self,
+        name: http::HeaderName,
+        value: HeaderValue,
+    ) -> Result<Self, HeaderError> {
+        check_not_reserved(&name, REJECT_RESERVED)?;
         self.headers.append(name, value);
-        self
+        Ok(self)
     }
 
     /// The response status.
