@@ -44,7 +44,8 @@ BIN_64K_HEAD = bytes([0x82, 0x7F, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00])
 CLOSE_1000 = bytes([0x88, 0x02, 0x03, 0xE8])
 
 OPS = ["Read", "Frame", "Send", "SendFragment", "SendPrepared", "Ping", "Pong", "Close",
-       "Accept", "Transmit", "Write", "Sleep", "Wake", "Eof"]
+       "Accept", "Transmit", "Write", "Sleep", "Wake", "Eof", "Reset", "TransmitLimited",
+       "WriteLimited"]
 
 
 def u8(v):
@@ -99,6 +100,26 @@ def write(n):
 
 def sleep(ms):
     return op("Sleep", u16(ms))
+
+
+def wake():
+    return op("Wake")
+
+
+def eof():
+    return op("Eof")
+
+
+def reset():
+    return op("Reset")
+
+
+def transmit_limited(max_len, pieces=0):
+    return op("TransmitLimited", u16(max_len), u8(pieces))
+
+
+def write_limited(max_len):
+    return op("WriteLimited", u16(max_len))
 
 
 def limits(frame=255, message=1023, outgoing=1023, streaming=False, auto_pong=True,
@@ -173,6 +194,19 @@ def main():
         "backpressure": connection(limits(outgoing=16), 0, [
             send(12), send(8), ping(4), transmit(), send(300, text=False), send(1),
         ], b"twelve bytes" + b"eight by" + b"ping" + bytes(300) + b"x"),
+        # After our close, the server's data and ping are still delivered (the
+        # ping unanswered); its close ends it, and the EOF after that.
+        "data-after-our-close": connection(limits(close_ms=40), 0, [
+            close(1000, 3), write_limited(3), sleep(30), frame(0x82, 5, masked=False),
+            frame(0x89, 4, masked=False, split=3), transmit_limited(2), sleep(30),
+            frame(0x88, 2, masked=False), wake(), eof(),
+        ], b"bye" + b"Hello" + b"ping" + b"\x03\xe8"),
+        # The peer's EOF with output queued: it is still written, slowly,
+        # each write restarting the close timer.
+        "eof-then-write": connection(limits(close_ms=20, keepalive=10), 0, [
+            send(200, text=False), eof(), sleep(15), write(50), sleep(15), write_limited(60),
+            sleep(15), transmit(),
+        ], bytes(200)),
     })
     # Server: the client's frames are built by `Frame` ops, masked.
     text = b"Hello" + b"Hel" + b"lo" + b"Hello"
@@ -196,6 +230,22 @@ def main():
             write(3000), frame(0x89, 4), transmit(), prepared(5), prepared(100, times=50),
             write(10), frame(0x89, 4), transmit(),
         ], b"0123456789" * 10 + b"ping" + b"pong" + b"Hello" + b"0123456789" * 10 + b"ping"),
+        # After our close, the client's data is delivered until its close.
+        "data-after-our-close": connection(limits(close_ms=50, idle=30), 0, [
+            close(1000, 3), frame(0x81, 5), frame(0x89, 4), transmit_limited(3, 1), sleep(20),
+            write_limited(1), frame(0x82, 3, split=4), frame(0x88, 2), transmit(),
+        ], b"bye" + b"Hello" + b"ping" + b"bin" + b"\x03\xe8"),
+        # The idle timer closes; the client never answers; the close timer ends it.
+        "idle-close-timeout": connection(limits(idle=20, close_ms=30, keepalive=8), 0, [
+            frame(0x8A, 0), wake(), wake(), frame(0x89, 1), wake(), transmit_limited(4),
+            wake(), wake(),
+        ], b"p"),
+        "reset-with-output": connection(limits(), 0, [
+            send(10), frame(0x81, 5), reset(), transmit(),
+        ], b"0123456789" + b"Hello"),
+        "eof-while-open": connection(limits(), 0, [
+            send(10), eof(), frame(0x81, 5), write(4), transmit_limited(0, 1), transmit(),
+        ], b"0123456789" + b"Hello"),
     })
 
 

@@ -1,33 +1,60 @@
 //! The `connection_*` targets: a structured input, and a [`Driver`] that runs
-//! it against an open [`Connection`] and checks its invariants after every step.
+//! it against an open [`Connection`] next to a model of proto's lifecycle,
+//! and checks the connection against the model after every step.
 //!
 //! The input is a script of operations ([`Op`]) and a tape of bytes: every
 //! operation that needs bytes (what the peer sends, a payload to send) takes
 //! the next ones from the tape, so the payloads stay contiguous and readable
 //! in the corpus.
 //!
+//! The model follows the phase of the connection (open; our close sent;
+//! draining the output with the reason it will end with, and whether a client
+//! then waits for the EOF; waiting for the EOF; closed), its deadlines, and
+//! the peer's EOF. It learns what the peer did from the events (the model does
+//! not decode frames), and of a protocol error from its effects: an open
+//! connection that leaves the open state without an event, or one that sent
+//! its close and stops wanting input.
+//!
 //! Invariants, after every step:
 //!
-//! - **Events**: nothing follows `Event::Closed`, which comes at most once and
-//!   exactly when the state is `Closed` (then nothing is buffered either way);
-//!   a received message, or the fragments of a streamed one, never exceed
-//!   `max_message_size`, and text is valid UTF-8; control payloads fit 125
-//!   bytes; messages come whole unless streaming, fragments only when streaming.
+//! - **Phase**: `state()` and `wants_read()` are the model's; `Event::Closed`
+//!   comes exactly when the model ends the connection, once, last, with the
+//!   model's reason: the peer's close frame after a closing handshake, the
+//!   timer's for a keepalive pong or a close timeout after our close, `Eof`
+//!   for the peer's EOF or a reset before any close, and otherwise the reason
+//!   the connection was draining with (a reset, an EOF or the close timer do
+//!   not replace it). Then nothing is buffered either way, and
+//!   `received_consumed()` counts every byte read.
+//! - **EOF and reset**: the peer's EOF stops delivery but leaves the output
+//!   queued; the connection ends once it is written (or the close timer
+//!   fires). A reset ends it at once. The script always ends with an EOF and
+//!   a full write, after which `Event::Closed` must have come.
+//! - **Events**: data, pings, pongs and the peer's close come only while open
+//!   or after our close (data the peer sent before it saw our close is still
+//!   delivered), never once draining. A received message, or the fragments
+//!   of a streamed one, never exceed `max_message_size`, and text is valid
+//!   UTF-8; control payloads fit 125 bytes; messages come whole unless
+//!   streaming, fragments only when streaming. A well-formed frame built by
+//!   the script on a clean stream (nothing else read before it) is delivered
+//!   as exactly its payload, ping, pong or close frame.
 //! - **Input bound**: once every event is polled, `buffered_incoming() <=
 //!   max_message_size + max(max_frame_size, MAX_HEADER_LEN)`: the fragments
 //!   of one message plus one frame's payload (or a partial header). Frames
 //!   are decoded as events are polled, so between polls the bytes read since
-//!   the last poll come on top.
-//! - **Output bound**: a send (message, fragment, prepared message, ping,
-//!   pong) is accepted exactly when the queue is empty or stays within
-//!   `max_outgoing_buffer` (its whole frame counted, header included), and
-//!   then grows the queue by exactly its frame; it fails with the right error
-//!   otherwise, leaving the queue as it was. So the queue holds at most
-//!   `max_outgoing_buffer`, or one message larger than that which went into
-//!   an empty queue. What the
-//!   connection queues by itself is bounded per step: a pong per ping
-//!   received (never more than 64 KiB of them, which proto enforces), one
-//!   keepalive ping per timeout, one close frame ever.
+//!   the last poll come on top. `received_consumed()` never decreases, never
+//!   exceeds the bytes read, and misses at most what is still buffered.
+//! - **Output**: a send (message, fragment, prepared message, ping, pong) is
+//!   accepted exactly when the model is open and the queue is empty or stays
+//!   within `max_outgoing_buffer` (its whole frame counted, header included),
+//!   and then grows the queue by exactly its frame; it fails with the right
+//!   error otherwise, leaving the queue as it was. What the connection queues
+//!   by itself is exact: a pong per ping received while open (with
+//!   `auto_pong`; none after our close), the echo of the peer's close (its
+//!   code, no reason) when open; a protocol error's close frame (at most 125
+//!   bytes of payload) when open; the idle timer's close frame; a keepalive
+//!   ping (or none, when control frames are still queued). Writes (whole,
+//!   vectored, limited to `max` bytes) take exactly what they report, limited
+//!   output is a prefix of the queue, and nothing is queued once closed.
 //! - **Wire**: everything transmitted parses as valid frames (see
 //!   [`Wire`]); the data and close frames sent through the API come out in
 //!   order and unchanged.
@@ -36,8 +63,16 @@
 //!   ends with that close frame and it follows all data queued before; an
 //!   echo carries the peer's code; a protocol error's close carries the
 //!   error's code (checked when `Event::Closed(CloseReason::Protocol(e))`
-//!   arrives).
-//! - **Timers**: after `handle_timeout(now)`, `poll_timeout()` is after `now`.
+//!   arrives); an EOF while open queues no close frame at all.
+//! - **Timers**: `poll_timeout()` is the model's next deadline: while open,
+//!   the keepalive and idle clocks restart on every read of at least one
+//!   byte, a keepalive ping arms the pong deadline; after our close (or the
+//!   idle timer's), only the close timer runs, from the close and again from
+//!   every write that makes progress while closing or draining; entering the
+//!   draining phase stops everything but a fresh close timer. A duration of
+//!   255 ms in [`Limits`] stands for `Duration::MAX`, a deadline too far to
+//!   represent, which must be no deadline. After `handle_timeout(now)`,
+//!   nothing is due at `now`.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -47,7 +82,7 @@ use arbitrary::Arbitrary;
 use rusty_socket_proto::{
     accept_key, apply_mask, Accept, AcceptError, Bytes, CloseCode, CloseFrame, CloseReason, Config,
     Connection, Event, Fragment, FrameHeader, Message, MessageKind, OpCode, PreparedMessage, Role,
-    SendError, State, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
+    SendError, State, Timer, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
 };
 
 use crate::handshake::{client_request, CLIENT_SEED};
@@ -87,18 +122,22 @@ pub struct Limits {
     pub streaming: bool,
     /// Answer pings.
     pub auto_pong: bool,
-    /// Keepalive interval and timeout in ms; 0 is off.
+    /// Keepalive interval and timeout in ms; 0 is off, 255 is `Duration::MAX`.
     pub keepalive_ms: u8,
-    /// Idle timeout in ms; 0 is off.
+    /// Idle timeout in ms; 0 is off, 255 is `Duration::MAX`.
     pub idle_ms: u8,
-    /// Close timeout in ms; 0 is none.
+    /// Close timeout in ms; 0 is none, 255 is `Duration::MAX`.
     pub close_ms: u8,
 }
 
 impl Limits {
     /// The `Config` these limits describe.
     pub fn config(&self) -> Config {
-        let ms = |ms: u8| (ms > 0).then(|| Duration::from_millis(ms.into()));
+        let ms = |ms: u8| match ms {
+            0 => None,
+            255 => Some(Duration::MAX),
+            ms => Some(Duration::from_millis(ms.into())),
+        };
         let mut config = Config::default();
         config.max_frame_size = 1 + usize::from(self.max_frame_size);
         config.max_message_size = 1 + usize::from(self.max_message_size % 1024);
@@ -106,7 +145,7 @@ impl Limits {
         config.streaming = self.streaming;
         config.auto_pong = self.auto_pong;
         config.keepalive_interval = ms(self.keepalive_ms);
-        config.keepalive_timeout = Duration::from_millis(self.keepalive_ms.max(1).into());
+        config.keepalive_timeout = ms(self.keepalive_ms).unwrap_or(Duration::from_millis(1));
         config.idle_timeout = ms(self.idle_ms);
         config.close_timeout = ms(self.close_ms);
         config
@@ -117,7 +156,8 @@ impl Limits {
 #[derive(Arbitrary, Debug)]
 pub enum Op {
     /// `len` bytes arrive, through `handle_read`, or through
-    /// `receive_buffer` + `handle_received` when `lend`.
+    /// `receive_buffer` + `handle_received` when `lend`. No read is made
+    /// when no bytes are left: a read of 0 bytes is an EOF.
     Read { len: u16, lend: bool },
     /// A frame arrives in two reads cut at `split`: the first byte is `head`
     /// (FIN, RSV, opcode), the payload is `len` bytes, masked when `masked`.
@@ -157,22 +197,29 @@ pub enum Op {
     Sleep { ms: u16 },
     /// The clock moves to `poll_timeout()`, then `handle_timeout`.
     Wake,
-    /// `handle_eof`.
+    /// `handle_eof`: the peer has finished sending.
     Eof,
+    /// `handle_reset`: the transport is gone.
+    Reset,
+    /// `poll_transmit_limited(now, max)` this many times (0: until empty).
+    TransmitLimited { max: u16, pieces: u8 },
+    /// A vectored write of everything `transmit_chunks_limited(dst, max)`
+    /// gives, then `advance_transmit`.
+    WriteLimited { max: u16 },
 }
 
-/// How much a step may change the output queue.
+/// How much a step may change the output queue (once closed, it must be empty).
 enum Growth {
     /// Exactly this many bytes more (a command's frame, or 0).
     Exactly(usize),
-    /// Bytes arrived: a pong per ping received, plus one close frame.
+    /// Bytes arrived: exactly the pongs and the echo the events call for,
+    /// plus a protocol error's close frame if one was found while open.
     Peer,
-    /// Timers fired: a keepalive ping, plus one close frame.
-    Timer,
+    /// Timers fired: the idle timer's close frame if it fired, and a
+    /// keepalive ping if that fired (or none, when control frames wait).
+    Timer { ping: bool, idle: bool },
     /// This many bytes were written out.
     Written(usize),
-    /// The transport ended: nothing is left.
-    Eof,
     /// The opening handshake (and, for a server, its 101 response): not checked.
     Start,
 }
@@ -182,10 +229,136 @@ enum Growth {
 enum Closing {
     /// We did (`close`, or the idle timer).
     Ours,
-    /// The peer's close, echoed.
-    Echo,
+    /// The peer's close, echoed with its code.
+    Echo(Option<u16>),
     /// A protocol error of the peer; the code sent.
     Failure(Option<u16>),
+}
+
+/// The reason `Event::Closed` must carry, as far as the model knows it.
+#[derive(Debug, Clone, PartialEq)]
+enum Why {
+    /// Exactly this one.
+    Is(CloseReason),
+    /// A protocol error of the peer (the model does not decode frames, so
+    /// not which one): any `CloseReason::Protocol`.
+    Protocol,
+}
+
+impl Why {
+    fn check(&self, reason: &CloseReason) {
+        match self {
+            Why::Is(expected) => assert_eq!(reason, expected, "the reason of Event::Closed"),
+            Why::Protocol => assert!(
+                matches!(reason, CloseReason::Protocol(_)),
+                "Event::Closed({reason:?}) after a protocol error"
+            ),
+        }
+    }
+}
+
+/// proto's phase once open, as the model predicts it.
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    Open,
+    /// Our close frame is queued; the peer's data is still delivered.
+    CloseSent,
+    /// Nothing more is delivered; the output is written, then the end (or,
+    /// for a client after a clean close and before the peer's EOF, a wait
+    /// for that EOF).
+    Draining {
+        why: Why,
+        await_eof: bool,
+    },
+    AwaitingEof {
+        why: Why,
+    },
+    Closed {
+        why: Why,
+    },
+}
+
+impl Phase {
+    fn state(&self) -> State {
+        match self {
+            Phase::Open => State::Open,
+            Phase::CloseSent | Phase::Draining { .. } | Phase::AwaitingEof { .. } => State::Closing,
+            Phase::Closed { .. } => State::Closed,
+        }
+    }
+
+    /// Whether frames are still decoded and delivered.
+    fn delivers(&self) -> bool {
+        matches!(self, Phase::Open | Phase::CloseSent)
+    }
+}
+
+/// The model's deadlines (the handshake's is gone once open).
+#[derive(Debug, Clone, Copy, Default)]
+struct Deadlines {
+    close: Option<Instant>,
+    keepalive: Option<Instant>,
+    pong: Option<Instant>,
+    idle: Option<Instant>,
+}
+
+impl Deadlines {
+    fn all(&self) -> [(Timer, Option<Instant>); 4] {
+        // proto's order, which breaks ties between deadlines due at once.
+        [
+            (Timer::Close, self.close),
+            (Timer::Keepalive, self.keepalive),
+            (Timer::Pong, self.pong),
+            (Timer::Idle, self.idle),
+        ]
+    }
+
+    fn next(&self) -> Option<Instant> {
+        self.all().into_iter().filter_map(|(_, at)| at).min()
+    }
+
+    /// Removes and returns the earliest deadline due at `now`.
+    fn expired(&mut self, now: Instant) -> Option<Timer> {
+        let mut due: Option<(Timer, Instant)> = None;
+        for (timer, at) in self.all() {
+            if let Some(at) = at.filter(|at| *at <= now) {
+                if due.is_none_or(|(_, earliest)| at < earliest) {
+                    due = Some((timer, at));
+                }
+            }
+        }
+        let (timer, _) = due?;
+        match timer {
+            Timer::Close => self.close = None,
+            Timer::Keepalive => self.keepalive = None,
+            Timer::Pong => self.pong = None,
+            _ => self.idle = None,
+        }
+        Some(timer)
+    }
+}
+
+/// What a well-formed frame of the script must be delivered as.
+#[derive(Debug, Clone, PartialEq)]
+enum Expect {
+    /// A whole message (or, streaming, fragments that add up to it).
+    Data(MessageKind, Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(Option<CloseFrame>),
+}
+
+/// What the events of one step delivered.
+#[derive(Debug, Default)]
+struct Delivered {
+    kind: Option<MessageKind>,
+    data: Vec<u8>,
+    /// A message was completed.
+    complete: bool,
+    pings: Vec<Vec<u8>>,
+    pongs: Vec<Vec<u8>>,
+    /// The peer's close frame, if one was received.
+    close: Option<Option<CloseFrame>>,
 }
 
 /// Runs an [`Input`] against a connection and checks it after every step.
@@ -203,14 +376,32 @@ pub struct Driver<'a> {
     sending: Option<(MessageKind, Vec<u8>)>,
     /// The streamed message being received: its kind and bytes so far.
     receiving: Option<(MessageKind, Vec<u8>)>,
-    /// Bytes of pongs that the pings received in this step may queue.
+    /// Bytes of pongs that the pings received in this step queue.
     pongs_owed: usize,
+    /// Bytes of the echo of the peer's close received in this step.
+    echo_owed: usize,
     /// Bytes read since events were last polled (decoding waits for the polls).
     unpolled: usize,
-    /// The peer's close frame received in this step.
-    peer_close: Option<Option<CloseFrame>>,
+    /// What the events of this step delivered.
+    delivered: Delivered,
+    /// A protocol error was found in this step.
+    failed: bool,
     closing: Option<Closing>,
     closed: bool,
+    /// The model.
+    phase: Phase,
+    deadlines: Deadlines,
+    /// The peer has finished sending.
+    peer_eof: bool,
+    /// Bytes handed to the connection so far, the handshake's included.
+    read_total: u64,
+    /// `received_consumed()` when last seen.
+    consumed: u64,
+    /// Everything read since the handshake was well-formed frames that the
+    /// model built, so the next well-formed frame is decoded as it is.
+    rx_clean: bool,
+    /// What the frame read in this step must be delivered as.
+    expect: Option<Expect>,
 }
 
 impl<'a> Driver<'a> {
@@ -222,12 +413,13 @@ impl<'a> Driver<'a> {
         let mut driver = Driver::new(conn, config, input.tape, Wire::new(Role::Server, true));
         let mut read = REQUEST.to_vec();
         read.extend_from_slice(driver.take(input.eager.into()));
+        driver.start(&read);
         driver.conn.handle_read(driver.now, &read);
         let event = driver.conn.poll_event();
         assert!(matches!(event, Some(Event::Request(_))), "{event:?}");
         let accepted = driver.conn.accept(driver.now, Accept::default());
         assert_eq!(accepted, Ok(()));
-        driver.after(State::Open, 0, Growth::Start);
+        driver.after(Phase::Open, 0, Growth::Start);
         driver
     }
 
@@ -258,10 +450,11 @@ impl<'a> Driver<'a> {
         )
         .into_bytes();
         read.extend_from_slice(driver.take(input.eager.into()));
+        driver.start(&read);
         driver.conn.handle_read(driver.now, &read);
         let event = driver.conn.poll_event();
         assert!(matches!(event, Some(Event::Connected(_))), "{event:?}");
-        driver.after(State::Open, 0, Growth::Start);
+        driver.after(Phase::Open, 0, Growth::Start);
         driver
     }
 
@@ -277,37 +470,69 @@ impl<'a> Driver<'a> {
             sending: None,
             receiving: None,
             pongs_owed: 0,
+            echo_owed: 0,
             unpolled: 0,
-            peer_close: None,
+            delivered: Delivered::default(),
+            failed: false,
             closing: None,
             closed: false,
+            phase: Phase::Open,
+            deadlines: Deadlines::default(),
+            peer_eof: false,
+            read_total: 0,
+            consumed: 0,
+            rx_clean: true,
+            expect: None,
         }
     }
 
-    /// Runs every operation, then ends the transport: `Event::Closed` must
-    /// have come, once.
+    /// The model of the opening: `read` is the handshake's only read, and
+    /// the connection opens at `now`.
+    fn start(&mut self, read: &[u8]) {
+        let head = match self.role {
+            Role::Server => REQUEST.len(),
+            Role::Client => {
+                read.windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .expect("head")
+                    + 4
+            }
+        };
+        self.rx_clean = read.len() == head;
+        self.read_total = read.len() as u64;
+        self.touch();
+    }
+
+    /// Runs every operation, then the peer's EOF and a write of everything
+    /// queued: `Event::Closed` must have come, once.
     pub fn run(mut self, ops: &[Op]) {
         for op in ops {
             self.step(op);
         }
         self.step(&Op::Eof);
-        assert!(self.closed, "no Event::Closed after the EOF");
+        self.step(&Op::Transmit { pieces: 0 });
+        assert!(
+            self.closed,
+            "no Event::Closed once the EOF came and the output was written"
+        );
     }
 
     fn step(&mut self, op: &Op) {
-        let state = self.conn.state();
+        let was = self.phase.clone();
         let before = self.conn.buffered_outgoing();
         let growth = self.apply(op, before);
-        self.after(state, before, growth);
+        self.after(was, before, growth);
     }
 
-    /// Carries out `op` and says how it may change the output queue.
+    /// Carries out `op`, moves the model, and says how `op` may change the
+    /// output queue.
     fn apply(&mut self, op: &Op, before: usize) -> Growth {
         let now = self.now;
         let repeat = |times: u8| 1 + usize::from(times % 64);
         match *op {
             Op::Read { len, lend } => {
                 let bytes = self.take(len.into());
+                self.rx_clean &= bytes.is_empty();
                 self.read(bytes, lend);
                 Growth::Peer
             }
@@ -317,7 +542,13 @@ impl<'a> Driver<'a> {
                 len,
                 split,
             } => {
-                let frame = encode_frame(head, masked, self.take(len.into()));
+                let payload = self.take(len.into());
+                let expect = self.well_formed(head, masked, payload);
+                if self.rx_clean && self.phase.delivers() {
+                    self.expect = expect.clone();
+                }
+                self.rx_clean &= expect.is_some();
+                let frame = encode_frame(head, masked, payload);
                 let (first, second) = frame.split_at(usize::from(split) % (frame.len() + 1));
                 self.read(first, false);
                 self.read(second, false);
@@ -348,8 +579,10 @@ impl<'a> Driver<'a> {
                 assert_eq!(result, Err(AcceptError::NoPendingRequest));
                 Growth::Exactly(0)
             }
-            Op::Transmit { pieces } => self.poll_transmit(pieces),
+            Op::Transmit { pieces } => self.poll_transmit(usize::MAX, pieces),
+            Op::TransmitLimited { max, pieces } => self.poll_transmit(max.into(), pieces),
             Op::Write { len } => self.write(len.into(), before),
+            Op::WriteLimited { max } => self.write_limited(max.into(), before),
             Op::Sleep { ms } => {
                 self.now += Duration::from_millis(ms.into());
                 self.timeout()
@@ -362,7 +595,31 @@ impl<'a> Driver<'a> {
             }
             Op::Eof => {
                 self.conn.handle_eof(self.now);
-                Growth::Eof
+                self.peer_eof = true;
+                match self.phase.clone() {
+                    Phase::Open | Phase::CloseSent => {
+                        self.drain(Why::Is(CloseReason::Eof), false);
+                    }
+                    Phase::Draining { why, .. } => {
+                        self.phase = Phase::Draining {
+                            why,
+                            await_eof: false,
+                        };
+                    }
+                    Phase::AwaitingEof { why } => self.end(why),
+                    Phase::Closed { .. } => {}
+                }
+                self.finish_if_drained();
+                Growth::Exactly(0)
+            }
+            Op::Reset => {
+                self.conn.handle_reset();
+                match self.phase.clone() {
+                    Phase::Open | Phase::CloseSent => self.end(Why::Is(CloseReason::Eof)),
+                    Phase::Draining { why, .. } | Phase::AwaitingEof { why } => self.end(why),
+                    Phase::Closed { .. } => {}
+                }
+                Growth::Exactly(0)
             }
         }
     }
@@ -370,12 +627,19 @@ impl<'a> Driver<'a> {
     /// Bytes arrive, through `handle_read` or, when `lend`, through
     /// `receive_buffer` + `handle_received`.
     fn read(&mut self, bytes: &[u8], lend: bool) {
+        if bytes.is_empty() {
+            return;
+        }
+        if self.phase == Phase::Open {
+            self.touch();
+        }
         if lend {
             self.conn.receive_buffer().extend_from_slice(bytes);
             self.conn.handle_received(self.now);
         } else {
             self.conn.handle_read(self.now, bytes);
         }
+        self.read_total += bytes.len() as u64;
         self.unpolled += bytes.len();
         let bound = self.max_incoming() + self.unpolled;
         let incoming = self.conn.buffered_incoming();
@@ -383,6 +647,34 @@ impl<'a> Driver<'a> {
             incoming <= bound,
             "{incoming} bytes buffered, bound {bound}"
         );
+        self.check_consumed();
+    }
+
+    /// What a frame the script builds must be delivered as, when it is
+    /// well-formed (a whole text, binary or control frame within the
+    /// limits, masked as it must be) and so must be delivered unchanged.
+    fn well_formed(&self, head: u8, masked: bool, payload: &[u8]) -> Option<Expect> {
+        if masked != (self.role == Role::Server) || payload.len() > self.config.max_frame_size {
+            return None;
+        }
+        let data = payload.len() <= self.config.max_message_size;
+        let control = payload.len() <= MAX_CONTROL_PAYLOAD;
+        match head {
+            0x81 if data && std::str::from_utf8(payload).is_ok() => {
+                Some(Expect::Data(MessageKind::Text, payload.to_vec()))
+            }
+            0x82 if data => Some(Expect::Data(MessageKind::Binary, payload.to_vec())),
+            0x89 if control => Some(Expect::Ping(payload.to_vec())),
+            0x8A if control => Some(Expect::Pong(payload.to_vec())),
+            0x88 if control && payload.is_empty() => Some(Expect::Close(None)),
+            0x88 if control && payload.len() >= 2 => {
+                let code = CloseCode(u16::from_be_bytes([payload[0], payload[1]]));
+                let reason = std::str::from_utf8(&payload[2..]).ok()?;
+                code.is_valid_on_wire()
+                    .then(|| Expect::Close(Some(CloseFrame::new(code, reason.to_owned()))))
+            }
+            _ => None,
+        }
     }
 
     fn send(&mut self, text: bool, bytes: &[u8], before: usize) -> Growth {
@@ -430,13 +722,13 @@ impl<'a> Driver<'a> {
     fn send_prepared(&mut self, text: bool, bytes: &[u8], before: usize) -> Growth {
         let (message, frame) = message(text, bytes);
         let prepared = PreparedMessage::new(&message).expect("a data message");
-        let expected = match self.role {
+        let expected = self.may_send().and_then(|()| match self.role {
             Role::Client => Err(SendError::ClientCannotSendPrepared),
-            Role::Server => self.may_send().and_then(|()| match self.sending {
+            Role::Server => match self.sending {
                 Some(_) => Err(SendError::MessageInProgress),
                 None => self.capacity(before, prepared.frame().len()),
-            }),
-        };
+            },
+        });
         let result = self.conn.send_prepared(self.now, &prepared);
         self.sent(result, expected, frame, true)
     }
@@ -471,11 +763,15 @@ impl<'a> Driver<'a> {
         let payload = close_payload(code, &reason);
         let frame = code.map(|code| CloseFrame::new(CloseCode(code), reason));
         let result = self.conn.close(self.now, frame);
+        if result.is_ok() {
+            self.close_sent();
+        }
         self.sent(result, expected, data(OpCode::Close, true, &payload), true)
     }
 
-    /// `poll_transmit`, `pieces` times (0: until empty).
-    fn poll_transmit(&mut self, pieces: u8) -> Growth {
+    /// `poll_transmit_limited(now, max)` (`poll_transmit` for `usize::MAX`),
+    /// `pieces` times (0: until empty).
+    fn poll_transmit(&mut self, max: usize, pieces: u8) -> Growth {
         let pieces = if pieces == 0 {
             usize::MAX
         } else {
@@ -483,13 +779,29 @@ impl<'a> Driver<'a> {
         };
         let mut written = 0;
         for _ in 0..pieces {
-            let Some(bytes) = self.conn.poll_transmit(self.now) else {
+            let piece = if max == usize::MAX {
+                self.conn.poll_transmit(self.now)
+            } else {
+                self.conn.poll_transmit_limited(self.now, max)
+            };
+            let Some(bytes) = piece else {
+                assert!(
+                    max == 0 || self.conn.buffered_outgoing() == 0,
+                    "poll_transmit_limited({max}) gave nothing with {} bytes queued",
+                    self.conn.buffered_outgoing()
+                );
                 break;
             };
             assert!(!bytes.is_empty(), "poll_transmit returned an empty piece");
+            assert!(
+                bytes.len() <= max,
+                "a piece of {} bytes for {max}",
+                bytes.len()
+            );
             written += bytes.len();
             self.transmitted(&bytes);
         }
+        self.wrote(written);
         Growth::Written(written)
     }
 
@@ -508,49 +820,222 @@ impl<'a> Driver<'a> {
         bytes.truncate(len);
         self.conn.advance_transmit(self.now, bytes.len());
         self.transmitted(&bytes);
+        self.wrote(bytes.len());
+        Growth::Written(bytes.len())
+    }
+
+    /// A vectored write of everything `transmit_chunks_limited` gives for
+    /// `max`: the first `max` bytes of the queue.
+    fn write_limited(&mut self, max: usize, before: usize) -> Growth {
+        let queued = self.queued();
+        let mut slices = [IoSlice::new(&[]); 64];
+        let filled = self.conn.transmit_chunks_limited(&mut slices, max);
+        assert!(
+            slices[..filled].iter().all(|s| !s.is_empty()),
+            "an empty slice"
+        );
+        let bytes: Vec<u8> = slices[..filled]
+            .iter()
+            .flat_map(|s| s.iter())
+            .copied()
+            .collect();
+        assert!(bytes.len() <= max, "{} bytes for {max}", bytes.len());
+        if filled < slices.len() {
+            assert_eq!(bytes.len(), before.min(max), "limited chunks fall short");
+        }
+        assert!(
+            queued.starts_with(&bytes),
+            "limited chunks are not the front of the queue"
+        );
+        self.conn.advance_transmit(self.now, bytes.len());
+        self.transmitted(&bytes);
+        self.wrote(bytes.len());
         Growth::Written(bytes.len())
     }
 
     fn timeout(&mut self) -> Growth {
         self.conn.handle_timeout(self.now);
+        let (mut ping, mut idle) = (false, false);
+        while let Some(timer) = self.deadlines.expired(self.now) {
+            match timer {
+                Timer::Close => {
+                    let why = match &self.phase {
+                        Phase::Draining { why, .. } | Phase::AwaitingEof { why } => why.clone(),
+                        _ => Why::Is(CloseReason::Timeout(Timer::Close)),
+                    };
+                    self.end(why);
+                }
+                Timer::Pong => self.end(Why::Is(CloseReason::Timeout(Timer::Pong))),
+                Timer::Keepalive => {
+                    assert_eq!(self.phase, Phase::Open, "keepalive outside the open phase");
+                    ping = true;
+                    self.deadlines.pong = self.now.checked_add(self.config.keepalive_timeout);
+                }
+                _ => {
+                    assert_eq!(self.phase, Phase::Open, "idle timer outside the open phase");
+                    idle = true;
+                    let (code, reason) = IDLE_CLOSE;
+                    let payload = close_payload(Some(code), reason);
+                    self.expected.push_back(data(OpCode::Close, true, &payload));
+                    self.close_sent();
+                }
+            }
+        }
+        self.finish_if_drained();
         let next = self.conn.poll_timeout();
         assert!(
             next.is_none_or(|at| at > self.now),
             "a deadline is still due after handle_timeout"
         );
-        Growth::Timer
+        Growth::Timer { ping, idle }
     }
 
-    /// Checks the connection after a step that started in `state` with
+    // ----- the model's lifecycle -----
+
+    /// Bytes arrived while open: the keepalive and idle clocks restart.
+    fn touch(&mut self) {
+        if let Some(interval) = self.config.keepalive_interval {
+            self.deadlines.keepalive = self.now.checked_add(interval);
+            self.deadlines.pong = None;
+        }
+        if let Some(timeout) = self.config.idle_timeout {
+            self.deadlines.idle = self.now.checked_add(timeout);
+        }
+    }
+
+    /// The close timer, counted from now (unchanged when there is none).
+    fn arm_close_timer(&mut self) {
+        if let Some(timeout) = self.config.close_timeout {
+            self.deadlines.close = self.now.checked_add(timeout);
+        }
+    }
+
+    /// Our close frame was queued: only the close timer runs from now on.
+    fn close_sent(&mut self) {
+        assert_eq!(self.phase, Phase::Open);
+        self.phase = Phase::CloseSent;
+        self.closing = Some(Closing::Ours);
+        self.deadlines = Deadlines::default();
+        self.arm_close_timer();
+    }
+
+    /// Delivery stops; the output is written, then the connection ends
+    /// with `why` (or, `await_eof`, waits for the peer's EOF).
+    fn drain(&mut self, why: Why, await_eof: bool) {
+        self.phase = Phase::Draining { why, await_eof };
+        self.deadlines = Deadlines::default();
+        self.arm_close_timer();
+        self.finish_if_drained();
+    }
+
+    fn finish_if_drained(&mut self) {
+        let Phase::Draining { why, await_eof } = &self.phase else {
+            return;
+        };
+        if self.conn.buffered_outgoing() > 0 {
+            return;
+        }
+        if *await_eof && !self.peer_eof {
+            self.phase = Phase::AwaitingEof { why: why.clone() };
+        } else {
+            self.end(why.clone());
+        }
+    }
+
+    fn end(&mut self, why: Why) {
+        self.phase = Phase::Closed { why };
+        self.deadlines = Deadlines::default();
+    }
+
+    /// `n` bytes were written: while closing or draining, the close timer
+    /// counts from now.
+    fn wrote(&mut self, n: usize) {
+        if n > 0 && matches!(self.phase, Phase::CloseSent | Phase::Draining { .. }) {
+            self.arm_close_timer();
+        }
+        self.finish_if_drained();
+    }
+
+    /// What the model expects proto to say about reading.
+    fn wants_read(&self) -> bool {
+        match &self.phase {
+            Phase::Open | Phase::CloseSent | Phase::AwaitingEof { .. } => !self.peer_eof,
+            Phase::Draining { await_eof, .. } => *await_eof && !self.peer_eof,
+            Phase::Closed { .. } => false,
+        }
+    }
+
+    /// A protocol error shows by its effects: an open connection leaves the
+    /// open state (with a close frame for it, checked in `after`), one that
+    /// sent its close stops wanting input, without an event either way.
+    fn infer_failure(&mut self) {
+        let failed = match self.phase {
+            Phase::Open => self.conn.state() != State::Open,
+            Phase::CloseSent => !self.conn.wants_read(),
+            _ => false,
+        };
+        if failed {
+            if self.phase == Phase::Open {
+                let code = self
+                    .queued_close()
+                    .expect("left the open state without queueing a close frame");
+                self.closing = Some(Closing::Failure(code));
+            }
+            self.failed = true;
+            self.drain(Why::Protocol, false);
+        }
+    }
+
+    // ----- the checks -----
+
+    /// Checks the connection after a step that started in `was` with
     /// `before` bytes queued.
-    fn after(&mut self, state: State, before: usize, growth: Growth) {
+    fn after(&mut self, was: Phase, before: usize, growth: Growth) {
         self.pongs_owed = 0;
-        self.peer_close = None;
+        self.echo_owed = 0;
+        self.failed = false;
+        self.delivered = Delivered::default();
         while let Some(event) = self.conn.poll_event() {
             self.event(event);
         }
         self.unpolled = 0;
-        assert_eq!(self.closed, self.conn.is_closed(), "Closed event vs state");
+        if matches!(growth, Growth::Peer | Growth::Start) {
+            self.infer_failure();
+        }
+        self.check_expectation();
+
+        let ended = matches!(self.phase, Phase::Closed { .. });
+        assert_eq!(
+            self.conn.state(),
+            self.phase.state(),
+            "model {:?}",
+            self.phase
+        );
+        assert_eq!(
+            self.conn.wants_read(),
+            self.wants_read(),
+            "wants_read in {:?}",
+            self.phase
+        );
+        assert_eq!(self.closed, ended, "Event::Closed vs the model");
+        assert!(!self.conn.poll_shutdown(), "shutdown wanted by a WebSocket");
+        assert_eq!(
+            self.conn.poll_timeout(),
+            self.deadlines.next(),
+            "the next deadline in {:?}: {:?} (now {:?})",
+            self.phase,
+            self.deadlines,
+            self.now
+        );
+        self.check_consumed();
 
         let after = self.conn.buffered_outgoing();
         assert_eq!(self.conn.wants_write(), after > 0);
-        let close_max = frame_len(self.role, MAX_CONTROL_PAYLOAD);
-        match growth {
-            Growth::Exactly(n) => assert_eq!(after, before + n, "queue after a command"),
-            Growth::Peer => assert!(
-                after <= before + self.pongs_owed + close_max,
-                "input queued {} bytes (before {before}, pongs {})",
-                after.saturating_sub(before),
-                self.pongs_owed
-            ),
-            Growth::Timer => assert!(
-                after <= before + frame_len(self.role, 0) + close_max,
-                "timers queued {} bytes",
-                after.saturating_sub(before)
-            ),
-            Growth::Written(n) => assert_eq!(after, before - n, "queue after a write"),
-            Growth::Eof => assert_eq!(after, 0, "output left after EOF"),
-            Growth::Start => {}
+        if ended {
+            assert_eq!(after, 0, "output left once closed");
+            assert_eq!(self.conn.buffered_incoming(), 0, "input left once closed");
+        } else {
+            self.check_growth(before, after, growth);
         }
 
         let incoming = self.conn.buffered_incoming();
@@ -560,70 +1045,164 @@ impl<'a> Driver<'a> {
             "{incoming} bytes buffered, bound {bound}"
         );
 
-        if state == State::Open && self.conn.state() != State::Open {
-            self.left_open(&growth);
+        if was == Phase::Open && self.phase != Phase::Open && !ended {
+            let queued = self.queued_close();
+            match self.closing {
+                Some(Closing::Echo(code)) => {
+                    assert_eq!(queued, Some(code), "the echo of the peer's close")
+                }
+                Some(Closing::Failure(_) | Closing::Ours) => {}
+                None => assert_eq!(queued, None, "a close frame queued after the EOF"),
+            }
         }
     }
 
-    /// The connection left the open state in the last step.
-    fn left_open(&mut self, growth: &Growth) {
-        if self.conn.state() == State::Closed {
-            // Only the transport ending or a timeout drop a connection at once.
-            assert!(
-                matches!(growth, Growth::Eof | Growth::Timer),
-                "left the open state without a close frame"
-            );
-            return;
+    fn check_growth(&self, before: usize, after: usize, growth: Growth) {
+        match growth {
+            Growth::Exactly(n) => assert_eq!(after, before + n, "queue after a command"),
+            Growth::Peer => {
+                let owed = before + self.pongs_owed + self.echo_owed;
+                if self.failed
+                    && self
+                        .closing
+                        .is_some_and(|c| matches!(c, Closing::Failure(_)))
+                {
+                    let min = owed + frame_len(self.role, 2);
+                    let max = owed + frame_len(self.role, MAX_CONTROL_PAYLOAD);
+                    assert!(
+                        (min..=max).contains(&after),
+                        "a protocol error queued {} bytes (before {before}, pongs {})",
+                        after.saturating_sub(before),
+                        self.pongs_owed
+                    );
+                } else {
+                    assert_eq!(
+                        after,
+                        owed,
+                        "input queued {} bytes (before {before}, pongs {}, echo {})",
+                        after as isize - before as isize,
+                        self.pongs_owed,
+                        self.echo_owed
+                    );
+                }
+            }
+            Growth::Timer { ping, idle } => {
+                let (code, reason) = IDLE_CLOSE;
+                let close = close_payload(Some(code), reason).len();
+                let base = before + if idle { frame_len(self.role, close) } else { 0 };
+                let with_ping = base + frame_len(self.role, 0);
+                assert!(
+                    after == base || (ping && after == with_ping),
+                    "timers queued {} bytes (ping {ping}, idle {idle})",
+                    after as isize - before as isize
+                );
+            }
+            Growth::Written(n) => assert_eq!(after, before - n, "queue after a write"),
+            Growth::Start => {}
         }
-        let mut wire = self.wire.clone();
-        wire.push(&self.queued());
-        assert!(wire.at_boundary(), "the queue ends inside a frame");
-        let code = wire
-            .close
-            .expect("left the open state without queueing a close frame");
-        let closing = match (growth, &self.peer_close) {
-            (Growth::Peer | Growth::Start, Some(frame)) => {
-                assert_eq!(code, frame.as_ref().map(|f| f.code.0), "echoed close code");
-                Closing::Echo
-            }
-            (Growth::Peer | Growth::Start, None) => Closing::Failure(code),
-            (Growth::Timer, _) => {
-                let (idle_code, reason) = IDLE_CLOSE;
-                let payload = close_payload(Some(idle_code), reason);
-                self.expected.push_back(data(OpCode::Close, true, &payload));
-                Closing::Ours
-            }
-            _ => Closing::Ours,
+    }
+
+    /// `received_consumed()` never decreases, counts no more than was read,
+    /// misses at most what is buffered, and counts everything once nothing
+    /// more will be decoded.
+    fn check_consumed(&mut self) {
+        let consumed = self.conn.received_consumed();
+        assert!(
+            consumed >= self.consumed,
+            "received_consumed went from {} to {consumed}",
+            self.consumed
+        );
+        assert!(
+            consumed <= self.read_total,
+            "received_consumed {consumed} of {} bytes read",
+            self.read_total
+        );
+        let buffered = self.conn.buffered_incoming() as u64;
+        assert!(
+            consumed + buffered >= self.read_total,
+            "received_consumed {consumed} + {buffered} buffered < {} read",
+            self.read_total
+        );
+        if !self.phase.delivers() && self.unpolled == 0 {
+            assert_eq!(
+                consumed, self.read_total,
+                "bytes left unconsumed in {:?}",
+                self.phase
+            );
+        }
+        self.consumed = consumed;
+    }
+
+    /// The frame of this step was delivered as it was built.
+    fn check_expectation(&mut self) {
+        let Some(expect) = self.expect.take() else {
+            return;
         };
-        self.closing = Some(closing);
+        let delivered = &self.delivered;
+        match expect {
+            Expect::Data(kind, bytes) => {
+                assert_eq!(delivered.kind, Some(kind), "{delivered:?}");
+                assert_eq!(delivered.data, bytes, "the payload delivered");
+                assert!(delivered.complete, "the message was not completed");
+            }
+            // Too many pongs owed fails the connection instead.
+            Expect::Ping(_) if self.failed => {}
+            Expect::Ping(payload) => assert_eq!(delivered.pings, [payload]),
+            Expect::Pong(payload) => assert_eq!(delivered.pongs, [payload]),
+            Expect::Close(frame) => assert_eq!(delivered.close, Some(frame)),
+        }
     }
 
     fn event(&mut self, event: Event) {
         assert!(!self.closed, "event after Event::Closed: {event:?}");
+        let delivery = matches!(event, Event::Message(_) | Event::Fragment(_));
+        assert!(
+            !delivery || self.phase.delivers(),
+            "{event:?} delivered in {:?}",
+            self.phase
+        );
         let max = self.config.max_message_size;
         match event {
             Event::Message(Message::Text(text)) => {
                 assert!(!self.config.streaming, "whole message while streaming");
                 assert!(text.len() <= max, "message of {} bytes", text.len());
                 let _ = text.as_str();
+                self.delivered(MessageKind::Text, text.as_bytes(), true);
             }
             Event::Message(Message::Binary(bytes)) => {
                 assert!(!self.config.streaming, "whole message while streaming");
                 assert!(bytes.len() <= max, "message of {} bytes", bytes.len());
+                self.delivered(MessageKind::Binary, &bytes, true);
             }
             Event::Message(Message::Ping(payload)) => {
                 assert!(payload.len() <= MAX_CONTROL_PAYLOAD);
-                self.pongs_owed += frame_len(self.role, payload.len());
+                // Answered while open only: nothing is sent after our close.
+                if self.config.auto_pong && self.phase == Phase::Open {
+                    self.pongs_owed += frame_len(self.role, payload.len());
+                }
+                self.delivered.pings.push(payload.to_vec());
             }
             Event::Message(Message::Pong(payload)) => {
                 assert!(payload.len() <= MAX_CONTROL_PAYLOAD);
+                if self.phase == Phase::Open {
+                    self.deadlines.pong = None;
+                }
+                self.delivered.pongs.push(payload.to_vec());
             }
             Event::Message(Message::Close(frame)) => {
                 if let Some(frame) = &frame {
                     assert!(frame.code.is_valid_on_wire());
                     assert!(frame.reason.len() <= CloseFrame::MAX_REASON_LEN);
                 }
-                self.peer_close = Some(frame);
+                if self.phase == Phase::Open {
+                    let code = frame.as_ref().map(|f| f.code.0);
+                    self.echo_owed = frame_len(self.role, if code.is_some() { 2 } else { 0 });
+                    self.closing = Some(Closing::Echo(code));
+                }
+                self.delivered.close = Some(frame.clone());
+                // A client waits for the server to end the transport.
+                let await_eof = self.role == Role::Client;
+                self.drain(Why::Is(CloseReason::Normal(frame)), await_eof);
             }
             Event::Fragment(fragment) => self.fragment(fragment),
             Event::Closed(reason) => {
@@ -633,7 +1212,17 @@ impl<'a> Driver<'a> {
                     "Event::Closed before the state is Closed"
                 );
                 assert_eq!(self.conn.buffered_outgoing(), 0);
-                assert_eq!(self.conn.buffered_incoming(), 0);
+                // Bytes read after the end in this same step are dropped by
+                // the next poll; `after` checks that none is left.
+                match &self.phase {
+                    Phase::Closed { why } => why.check(&reason),
+                    // A protocol error after our close, with nothing left to write.
+                    Phase::CloseSent if matches!(reason, CloseReason::Protocol(_)) => {
+                        self.failed = true;
+                        self.end(Why::Protocol);
+                    }
+                    phase => panic!("Event::Closed({reason:?}) in {phase:?}"),
+                }
                 if let CloseReason::Protocol(error) = &reason {
                     let closing = self.closing.expect("a protocol error always closes");
                     if let Closing::Failure(code) = closing {
@@ -645,8 +1234,16 @@ impl<'a> Driver<'a> {
         }
     }
 
+    fn delivered(&mut self, kind: MessageKind, bytes: &[u8], complete: bool) {
+        let delivered = &mut self.delivered;
+        delivered.kind = Some(kind);
+        delivered.data.extend_from_slice(bytes);
+        delivered.complete |= complete;
+    }
+
     fn fragment(&mut self, fragment: Fragment) {
         assert!(self.config.streaming, "fragment while not streaming");
+        self.delivered(fragment.kind, &fragment.data, fragment.fin);
         let mut so_far = match self.receiving.take() {
             Some((kind, so_far)) => {
                 assert!(!fragment.first && kind == fragment.kind, "{fragment:?}");
@@ -708,10 +1305,10 @@ impl<'a> Driver<'a> {
                     Some(Closing::Ours) => {
                         assert_eq!(self.expected.pop_front(), Some(frame), "our close frame")
                     }
-                    Some(Closing::Echo | Closing::Failure(_)) => {
+                    Some(Closing::Echo(_) | Closing::Failure(_)) => {
                         assert!(self.expected.is_empty(), "the close overtook data");
                     }
-                    None => panic!("close frame sent while open"),
+                    None => panic!("close frame sent with no reason to close"),
                 },
                 _ => {
                     let expected = self.expected.pop_front();
@@ -733,14 +1330,23 @@ impl<'a> Driver<'a> {
             .collect()
     }
 
+    /// The close frame queued (`Some(None)` for one without a code), if
+    /// any; the queue must end at a frame boundary.
+    fn queued_close(&self) -> Option<Option<u16>> {
+        let mut wire = self.wire.clone();
+        wire.push(&self.queued());
+        assert!(wire.at_boundary(), "the queue ends inside a frame");
+        wire.close
+    }
+
     /// What may stay buffered from the peer once every event is polled.
     fn max_incoming(&self) -> usize {
         self.config.max_message_size + self.config.max_frame_size.max(MAX_HEADER_LEN)
     }
 
     fn may_send(&self) -> Result<(), SendError> {
-        match self.conn.state() {
-            State::Open => Ok(()),
+        match self.phase {
+            Phase::Open => Ok(()),
             _ => Err(SendError::Closed),
         }
     }

@@ -41,9 +41,15 @@ pub struct Transcript {
 /// server accepts a WebSocket request with the first subprotocol offered and
 /// answers anything else with a 404.
 ///
+/// `poll_shutdown` is recorded among the events as `Shutdown`.
+///
 /// Checks that the handshake buffer stays within `max_handshake_size` (or
 /// the last read, for bytes behind a complete head), that the HTTP head goes
-/// out first, and that `Event::Closed` comes exactly once, last.
+/// out first, and that `Event::Closed` comes exactly once, last. A server
+/// that answered with an error (a handshake error's 4xx, or the 404) lingers:
+/// it wants its write side shut down exactly once, after its answer and with
+/// nothing written after it, and still ends with the reason of its refusal
+/// when the EOF comes; nothing else ever wants a shutdown.
 pub fn transcript(mut conn: Connection, reads: &[&[u8]]) -> Transcript {
     let now = Instant::now();
     let mut transcript = Transcript::default();
@@ -83,14 +89,54 @@ pub fn transcript(mut conn: Connection, reads: &[&[u8]]) -> Transcript {
         "Closed must come exactly once, last: {:?}",
         transcript.events
     );
+    assert_eq!(
+        transcript
+            .events
+            .iter()
+            .filter(|e| e.starts_with("Closed("))
+            .count(),
+        1,
+        "Closed more than once: {:?}",
+        transcript.events
+    );
+
+    let refused = conn.role() == Role::Server
+        && transcript.output.starts_with(b"HTTP/1.1 ")
+        && !transcript.output.starts_with(b"HTTP/1.1 101 ");
+    let shutdowns = transcript.events.iter().filter(|e| *e == SHUTDOWN).count();
+    assert_eq!(
+        shutdowns,
+        usize::from(refused),
+        "a refusal (and only a refusal) lingers: {:?}",
+        transcript.events
+    );
+    if refused {
+        let reason = &transcript.events[transcript.events.len() - 1];
+        assert!(
+            reason.starts_with("Closed(Handshake(") || reason.starts_with("Closed(Rejected("),
+            "a refusal ends with its own reason: {reason}"
+        );
+    }
     transcript
 }
+
+/// How `poll_shutdown() == true` shows among the events.
+const SHUTDOWN: &str = "Shutdown";
 
 fn drain(conn: &mut Connection, now: Instant, transcript: &mut Transcript) {
     loop {
         let mut moved = false;
         while let Some(bytes) = conn.poll_transmit(now) {
+            assert!(
+                !transcript.events.iter().any(|e| e == SHUTDOWN),
+                "output after the shutdown"
+            );
             transcript.output.extend_from_slice(&bytes);
+            moved = true;
+        }
+        if conn.poll_shutdown() {
+            assert!(!conn.wants_write(), "shutdown with output queued");
+            transcript.events.push(SHUTDOWN.to_owned());
             moved = true;
         }
         while let Some(event) = conn.poll_event() {
