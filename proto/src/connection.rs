@@ -78,6 +78,9 @@ pub struct Connection {
     /// The latest time any input or command gave; decoding done lazily in
     /// `poll_event` runs at that time.
     now: Instant,
+    /// Bytes in the receive buffer after the last decoding: more than that
+    /// in `handle_received` means new bytes arrived.
+    seen: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +160,7 @@ impl Connection {
             peer_eof: false,
             shutdown: ShutdownState::NotWanted,
             now,
+            seen: 0,
         })
     }
 
@@ -273,7 +277,7 @@ impl Connection {
         if self.events.is_empty() {
             self.events = VecDeque::new();
         }
-        self.tx.out.release();
+        self.tx.release();
     }
 
     /// Processes what was appended to the [`receive_buffer`](Self::receive_buffer).
@@ -284,7 +288,8 @@ impl Connection {
     /// messages never pile up faster than they are taken.
     pub fn handle_received(&mut self, now: Instant) {
         self.now = now;
-        if self.rx.is_empty() {
+        if self.rx.buffer().len() <= self.seen {
+            // Nothing new: the peer showed no sign of life.
             return;
         }
         if matches!(self.phase, Phase::Open) {
@@ -486,7 +491,7 @@ impl Connection {
             Message::Binary(data) => {
                 self.check_can_send()?;
                 self.tx.check_data(data.len())?;
-                self.tx.queue_data(OpCode::Binary, true, data);
+                self.tx.queue_binary(data);
                 Ok(())
             }
             Message::Ping(payload) => self.ping(now, payload),
@@ -597,6 +602,7 @@ impl Connection {
     fn drain(&mut self, reason: CloseReason, then: AfterDrain) {
         self.phase = Phase::Draining { reason, then };
         self.rx.clear();
+        self.seen = 0;
         self.timers.stop_all();
         self.arm_close_timer(self.now);
     }
@@ -633,6 +639,7 @@ impl Connection {
         self.phase = Phase::Closed;
         self.tx.out.clear();
         self.rx.clear();
+        self.seen = 0;
         self.timers.stop_all();
         if self.shutdown == ShutdownState::Wanted {
             self.shutdown = ShutdownState::NotWanted;
@@ -712,6 +719,7 @@ impl Connection {
                 }
             }
         }
+        self.seen = self.rx.buffer().len();
         self.finish_if_drained();
     }
 

@@ -60,6 +60,9 @@ pub enum ProtocolError {
     ClosePayloadTooShort,
     /// A close frame carried a code that may not be used on the wire (section 7.4).
     InvalidCloseCode(u16),
+    /// A compressed message (permessage-deflate) held data that does not
+    /// inflate.
+    InvalidCompressedData,
     /// The peer keeps sending pings but does not read the pongs we owe it,
     /// so our queue of control frames is full.
     PeerNotReading,
@@ -69,7 +72,9 @@ impl ProtocolError {
     /// The close code this error is answered with.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
@@ -113,6 +118,9 @@ impl fmt::Display for ProtocolError {
             ProtocolError::InvalidUtf8 => f.write_str("text is not valid UTF-8"),
             ProtocolError::ClosePayloadTooShort => f.write_str("close frame payload of 1 byte"),
             ProtocolError::InvalidCloseCode(code) => write!(f, "invalid close code {code}"),
+            ProtocolError::InvalidCompressedData => {
+                f.write_str("compressed message does not inflate")
+            }
             ProtocolError::PeerNotReading => {
                 f.write_str("peer does not read: queue of control frames is full")
             }

@@ -98,6 +98,8 @@
 mod close;
 mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+mod deflate;
 mod error;
 mod event;
 mod frame;

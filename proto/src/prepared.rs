@@ -1,5 +1,8 @@
 //! A message encoded once and sent to many connections.
 
+#[cfg(feature = "deflate")]
+use std::sync::{Arc, OnceLock};
+
 use bytes::{Bytes, BytesMut};
 
 use crate::event::Message;
@@ -11,10 +14,31 @@ use crate::frame::{write_frame, FrameHeader, OpCode};
 ///
 /// Only servers can send it: a client must mask every frame with a fresh key,
 /// so its frames cannot be shared.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// With permessage-deflate, connections that reset their compressor after
+/// every message (the default) all send the same compressed bytes: the
+/// first such connection compresses the message and the others reuse its
+/// frame, so a broadcast is compressed once, not once per recipient.
+#[derive(Debug, Clone)]
 pub struct PreparedMessage {
     frame: Bytes,
+    opcode: OpCode,
+    /// Where the payload starts in `frame`.
+    header_len: usize,
+    /// The compressed frame, made by the first connection that needed it,
+    /// with the window it was compressed with; `None` inside when the
+    /// message goes uncompressed (short, or not smaller compressed).
+    #[cfg(feature = "deflate")]
+    compressed: Arc<OnceLock<(u8, Option<Bytes>)>>,
 }
+
+impl PartialEq for PreparedMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.frame == other.frame
+    }
+}
+
+impl Eq for PreparedMessage {}
 
 impl PreparedMessage {
     /// Encodes a text or binary message; `None` for control frames, which
@@ -36,7 +60,41 @@ impl PreparedMessage {
         write_frame(&mut frame, header, payload);
         Some(PreparedMessage {
             frame: frame.freeze(),
+            opcode,
+            header_len: header.encoded_len(),
+            #[cfg(feature = "deflate")]
+            compressed: Arc::default(),
         })
+    }
+
+    /// The message's payload.
+    pub(crate) fn payload(&self) -> &[u8] {
+        &self.frame[self.header_len..]
+    }
+
+    pub(crate) fn opcode(&self) -> OpCode {
+        self.opcode
+    }
+
+    /// The compressed frame for a connection that compresses with `window`
+    /// bits and no context takeover: made once by `compress` (which returns
+    /// the compressed frame, or `None` to send the plain one), then shared
+    /// with every connection whose window is at least as large.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn compressed_frame(
+        &self,
+        window: u8,
+        compress: impl FnOnce() -> Option<Bytes>,
+    ) -> Option<Bytes> {
+        let mut compress = Some(compress);
+        let (made_with, frame) = self
+            .compressed
+            .get_or_init(|| (window, compress.take().and_then(|f| f())));
+        if *made_with <= window {
+            return frame.clone();
+        }
+        // Compressed for a larger window than this connection agreed.
+        compress.and_then(|f| f())
     }
 
     /// The encoded frame.

@@ -16,6 +16,8 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::config::Config;
 use crate::connection::Role;
+#[cfg(feature = "deflate")]
+use crate::deflate::{Decompressor, InflateError};
 use crate::error::ProtocolError;
 use crate::event::{Fragment, Message, MessageKind};
 use crate::frame::{apply_mask, Decoded, FrameHeader, OpCode};
@@ -54,6 +56,8 @@ struct InFrame {
     processed: u64,
     /// Processed payload bytes still at the front of the receive buffer.
     held: usize,
+    /// Bytes this frame inflated to so far (compressed messages).
+    inflated: usize,
 }
 
 /// The message whose frames are arriving.
@@ -67,6 +71,13 @@ struct InMessage {
     assembled: BytesMut,
     /// Whether a fragment of it was delivered (streaming).
     started: bool,
+    /// Compressed (RSV1 on its first frame): its payload is inflated as it
+    /// arrives, into `inflated`, and only then validated and limited.
+    compressed: bool,
+    /// The inflated payload so far (compressed messages, not streaming).
+    inflated: Vec<u8>,
+    /// Bytes inflated so far, across frames.
+    inflated_len: usize,
 }
 
 /// The receive side of a connection: the buffer the transport reads into,
@@ -79,6 +90,9 @@ pub(crate) struct Receiver {
     utf8: Utf8Validator,
     /// Received bytes taken out of `buf` so far (see `Connection::received_consumed`).
     consumed: u64,
+    /// Inflates compressed messages, once permessage-deflate was agreed.
+    #[cfg(feature = "deflate")]
+    inflater: Option<Decompressor>,
 }
 
 impl Receiver {
@@ -119,13 +133,31 @@ impl Receiver {
         &mut self.buf
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
     /// Bytes held: undecoded input and the fragments of a message being assembled.
     pub(crate) fn buffered(&self) -> usize {
-        self.buf.len() + self.message.as_ref().map_or(0, |m| m.assembled.len())
+        self.buf.len()
+            + self
+                .message
+                .as_ref()
+                .map_or(0, |m| m.assembled.len() + m.inflated.len())
+    }
+
+    /// Turns on inflating of compressed messages (RSV1), after the opening
+    /// handshake agreed permessage-deflate.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn set_inflater(&mut self, inflater: Decompressor) {
+        self.inflater = Some(inflater);
+    }
+
+    /// Whether the frame may set RSV1: the first frame of a data message,
+    /// once permessage-deflate was agreed (RFC 7692 section 6).
+    fn may_compress(&self, opcode: OpCode) -> bool {
+        #[cfg(feature = "deflate")]
+        if self.inflater.is_some() {
+            return matches!(opcode, OpCode::Text | OpCode::Binary);
+        }
+        let _ = opcode;
+        false
     }
 
     /// Bytes of memory held by the receive buffer.
@@ -137,10 +169,15 @@ impl Receiver {
         self.consumed
     }
 
-    /// Frees the receive buffer if it holds nothing.
+    /// Frees the receive buffer if it holds nothing, and an inflater that
+    /// holds no context between messages if no message is in progress.
     pub(crate) fn release(&mut self) {
         if self.buf.is_empty() {
             self.buf = BytesMut::new();
+        }
+        #[cfg(feature = "deflate")]
+        if let (Some(inflater), None) = (&mut self.inflater, &self.message) {
+            inflater.release();
         }
     }
 
@@ -171,6 +208,7 @@ impl Receiver {
                             header,
                             processed: 0,
                             held: 0,
+                            inflated: 0,
                         }
                     }
                 },
@@ -185,7 +223,12 @@ impl Receiver {
                 let payload = self.take(frame.held);
                 return Ok(Some(Received::Control(frame.header.opcode, payload)));
             }
-            let received = self.read_data(&mut frame, complete, config.streaming)?;
+            let compressed = self.message.as_ref().is_some_and(|m| m.compressed);
+            let received = if compressed {
+                self.read_compressed(&mut frame, complete, config)?
+            } else {
+                self.read_data(&mut frame, complete, config.streaming)?
+            };
             if !complete {
                 self.frame = Some(frame);
             }
@@ -204,11 +247,12 @@ impl Receiver {
         if fresh == 0 {
             return Ok(());
         }
+        // Compressed text is validated once inflated.
         let text = !frame.header.opcode.is_control()
             && self
                 .message
                 .as_ref()
-                .is_some_and(|m| m.kind == MessageKind::Text);
+                .is_some_and(|m| m.kind == MessageKind::Text && !m.compressed);
         let piece = &mut self.buf[frame.held..frame.held + fresh];
         if let Some(key) = frame.header.mask {
             apply_mask(piece, key, frame.processed as usize);
@@ -231,7 +275,9 @@ impl Receiver {
         role: Role,
         config: &Config,
     ) -> Result<(), ProtocolError> {
-        if header.rsv != 0 {
+        const RSV1: u8 = 0b100;
+        let compressed = header.rsv & RSV1 != 0;
+        if header.rsv & !RSV1 != 0 || (compressed && !self.may_compress(header.opcode)) {
             return Err(ProtocolError::ReservedBits(header.rsv));
         }
         match (role, header.mask) {
@@ -266,6 +312,9 @@ impl Receiver {
             len: 0,
             assembled: BytesMut::new(),
             started: false,
+            compressed,
+            inflated: Vec::new(),
+            inflated_len: 0,
         });
         Ok(())
     }
@@ -339,6 +388,97 @@ impl Receiver {
                 MessageKind::Binary => Message::Binary(payload),
             })
         }))
+    }
+
+    /// Inflates the arrived part of a compressed data frame: the output is
+    /// limited to what `max_message_size` and `max_frame_size` leave, as it
+    /// is produced (a few KiB that would inflate to gigabytes stop at the
+    /// limit), and validated as UTF-8 for text as it comes, so that an
+    /// invalid byte fails the message at once.
+    #[cfg(feature = "deflate")]
+    fn read_compressed(
+        &mut self,
+        frame: &mut InFrame,
+        complete: bool,
+        config: &Config,
+    ) -> Result<Option<Received>, ProtocolError> {
+        let (Some(message), Some(inflater)) = (self.message.as_mut(), self.inflater.as_mut())
+        else {
+            return Ok(None);
+        };
+        let last = complete && frame.header.fin;
+        let mut out = if config.streaming {
+            Vec::new()
+        } else {
+            std::mem::take(&mut message.inflated)
+        };
+        let start = out.len();
+        let room = (config.max_message_size - message.inflated_len)
+            .min(config.max_frame_size - frame.inflated);
+        let held = std::mem::take(&mut frame.held);
+        let result = inflater.inflate(&self.buf[..held], last, &mut out, start + room);
+        let produced = out.len() - start;
+        message.inflated_len += produced;
+        frame.inflated += produced;
+        match result {
+            Ok(()) => {}
+            Err(InflateError::Corrupt) => return Err(ProtocolError::InvalidCompressedData),
+            Err(InflateError::TooLarge) => {
+                return Err(ProtocolError::MessageTooLarge {
+                    len: message.inflated_len as u64 + 1,
+                    max: config.max_message_size.min(config.max_frame_size),
+                })
+            }
+        }
+        if message.kind == MessageKind::Text {
+            self.utf8
+                .feed(&out[start..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+            if last {
+                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+        }
+        if complete {
+            message.len += frame.header.payload_len;
+        }
+        let kind = message.kind;
+        let received = if config.streaming {
+            let first = !message.started;
+            message.started = true;
+            (produced > 0 || last).then(|| {
+                Received::Fragment(Fragment {
+                    kind,
+                    data: Bytes::from(out),
+                    first,
+                    fin: last,
+                })
+            })
+        } else if last {
+            let payload = Bytes::from(out);
+            Some(Received::Message(match kind {
+                MessageKind::Text => Message::Text(Utf8Bytes::from_validated(payload)),
+                MessageKind::Binary => Message::Binary(payload),
+            }))
+        } else {
+            message.inflated = out;
+            None
+        };
+        if last {
+            self.message = None;
+        }
+        self.advance(held);
+        Ok(received)
+    }
+
+    /// Without the `deflate` feature no message is compressed.
+    #[cfg(not(feature = "deflate"))]
+    fn read_compressed(
+        &mut self,
+        _frame: &mut InFrame,
+        _complete: bool,
+        _config: &Config,
+    ) -> Result<Option<Received>, ProtocolError> {
+        Ok(None)
     }
 
     /// Takes `n` decoded bytes off the front of the buffer as a payload:

@@ -16,6 +16,8 @@ use rand_chacha::rand_core::RngCore;
 use rand_chacha::ChaCha12Rng;
 
 use crate::close::CloseFrame;
+#[cfg(feature = "deflate")]
+use crate::deflate::Compressor;
 use crate::error::SendError;
 use crate::event::MessageKind;
 use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
@@ -36,7 +38,14 @@ pub(crate) struct Sender {
     sending: Option<(MessageKind, Utf8Validator)>,
     /// `Config::max_outgoing_buffer`.
     limit: usize,
+    /// Compresses whole messages once permessage-deflate was agreed.
+    #[cfg(feature = "deflate")]
+    deflater: Option<Compressor>,
 }
+
+/// The RSV1 bit, which marks a compressed message (RFC 7692 section 6).
+#[cfg(feature = "deflate")]
+const RSV1: u8 = 0b100;
 
 impl Sender {
     pub(crate) fn new(rng: Option<Box<ChaCha12Rng>>, limit: usize) -> Self {
@@ -45,6 +54,24 @@ impl Sender {
             rng,
             sending: None,
             limit,
+            #[cfg(feature = "deflate")]
+            deflater: None,
+        }
+    }
+
+    /// Turns on compression of whole messages, after the opening handshake
+    /// agreed permessage-deflate.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn set_deflater(&mut self, deflater: Compressor) {
+        self.deflater = Some(deflater);
+    }
+
+    /// Frees the compressor if it holds no context between messages.
+    pub(crate) fn release(&mut self) {
+        self.out.release();
+        #[cfg(feature = "deflate")]
+        if let Some(deflater) = &mut self.deflater {
+            deflater.release();
         }
     }
 
@@ -107,9 +134,27 @@ impl Sender {
 
     /// Queues a whole text message, after [`check_data`](Self::check_data).
     pub(crate) fn queue_text(&mut self, text: &Utf8Bytes) {
-        let header = self.header(OpCode::Text, true, text.len());
-        self.out
-            .push_data(header, text.as_bytes(), || text.shared_bytes());
+        self.queue_message(OpCode::Text, text.as_bytes(), || text.shared_bytes());
+    }
+
+    /// Queues a whole binary message, after [`check_data`](Self::check_data).
+    pub(crate) fn queue_binary(&mut self, data: &Bytes) {
+        self.queue_message(OpCode::Binary, data, || data.clone());
+    }
+
+    /// Queues a whole message: compressed (RSV1 set) when permessage-deflate
+    /// was agreed and compressing pays, else as it is.
+    fn queue_message(&mut self, opcode: OpCode, payload: &[u8], share: impl FnOnce() -> Bytes) {
+        #[cfg(feature = "deflate")]
+        if let Some(compressed) = self.deflater.as_mut().and_then(|d| d.compress(payload)) {
+            let mut header = self.header(opcode, true, compressed.len());
+            header.rsv = RSV1;
+            self.out
+                .push_data(header, &compressed, || compressed.clone());
+            return;
+        }
+        let header = self.header(opcode, true, payload.len());
+        self.out.push_data(header, payload, share);
     }
 
     /// Queues one fragment of a message: the first fragment gives the kind,
@@ -158,6 +203,21 @@ impl Sender {
             return Err(SendError::MessageInProgress);
         }
         self.check_capacity(message.frame().len())?;
+        #[cfg(feature = "deflate")]
+        if let Some(deflater) = &mut self.deflater {
+            if deflater.wants(message.payload().len()) {
+                let compressed = match deflater.shareable_window() {
+                    Some(window) => {
+                        message.compressed_frame(window, || compress_frame(deflater, message))
+                    }
+                    None => compress_frame(deflater, message),
+                };
+                if let Some(frame) = compressed {
+                    self.out.push_encoded(frame);
+                    return Ok(());
+                }
+            }
+        }
         self.out.push_encoded(message.frame().clone());
         Ok(())
     }
@@ -193,4 +253,21 @@ impl Sender {
     pub(crate) fn control_frame_len(&self, payload_len: usize) -> usize {
         self.frame_len(payload_len)
     }
+}
+
+/// A server frame (unmasked) of `message`'s payload compressed by
+/// `deflater`, or `None` to send it uncompressed.
+#[cfg(feature = "deflate")]
+fn compress_frame(deflater: &mut Compressor, message: &PreparedMessage) -> Option<Bytes> {
+    let compressed = deflater.compress(message.payload())?;
+    let header = FrameHeader {
+        fin: true,
+        rsv: RSV1,
+        opcode: message.opcode(),
+        mask: None,
+        payload_len: compressed.len() as u64,
+    };
+    let mut frame = bytes::BytesMut::with_capacity(header.encoded_len() + compressed.len());
+    crate::frame::write_frame(&mut frame, header, &compressed);
+    Some(frame.freeze())
 }

@@ -53,6 +53,37 @@ fn data_received_after_our_close_restarts_no_liveness_timer() {
     );
 }
 
+/// Only new bytes are a sign of life: handing the connection nothing new
+/// (an empty read, or `handle_received` after appending nothing) while a
+/// partial frame waits must not restart the keepalive clock.
+#[test]
+fn nothing_new_restarts_no_liveness_timer() {
+    let mut config = Config::default();
+    config.keepalive_interval = Some(Duration::from_secs(1));
+    let mut pair = Pair::new(Config::default(), config);
+    pair.pump();
+    pair.client.send(pair.now, &Message::text("hi")).unwrap();
+    let frame = pair.client.poll_transmit(pair.now).unwrap();
+    let start = pair.now;
+    pair.server.handle_read(start, &frame[..1]);
+    assert_eq!(
+        pair.server.poll_timeout(),
+        Some(start + Duration::from_secs(1))
+    );
+    let later = start + Duration::from_millis(500);
+    pair.server.handle_read(later, &[]);
+    pair.server.handle_received(later);
+    assert_eq!(
+        pair.server.poll_timeout(),
+        Some(start + Duration::from_secs(1))
+    );
+    pair.server.handle_read(later, &frame[1..]);
+    assert_eq!(
+        pair.server.poll_timeout(),
+        Some(later + Duration::from_secs(1))
+    );
+}
+
 /// A healthy peer that keeps reading a large backlog is not cut off by the
 /// close timeout; one that stops reading is, a close timeout after the last
 /// progress.

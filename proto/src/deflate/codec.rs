@@ -1,0 +1,363 @@
+//! The compression of messages (RFC 7692 section 7.2): deflate for what we
+//! send, inflate, bounded, for what we receive.
+//!
+//! A compressed message is the raw deflate stream of its payload, flushed
+//! with a sync flush and without the `00 00 ff ff` that the flush ends with
+//! (section 7.2.1); the receiver appends those four bytes back before it
+//! inflates the end of the message (section 7.2.2). Without context
+//! takeover the LZ77 window starts empty at every message, so the engines
+//! are reset between messages, and, since nothing needs to be remembered,
+//! dropped while the connection is idle.
+
+use bytes::Bytes;
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+/// What a sync flush ends with, left out of a message on the wire.
+const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// How much inflated output is made room for at once. The limit, not this,
+/// bounds a message: output stops at the limit whatever the input says.
+const INFLATE_CHUNK: usize = 32 << 10;
+
+/// Compresses the messages we send.
+#[derive(Debug)]
+pub(crate) struct Compressor {
+    /// Dropped while idle when it holds no context.
+    engine: Option<Box<Compress>>,
+    level: u32,
+    /// The window agreed for our side, 8 to 15. zlib cannot compress with an
+    /// 8-bit window: then every message is sent uncompressed, which a sender
+    /// may always do.
+    window_bits: u8,
+    /// Reset after every message (`*_no_context_takeover` for our side).
+    reset: bool,
+    /// Messages shorter than this are sent uncompressed.
+    threshold: usize,
+}
+
+impl Compressor {
+    pub(crate) fn new(level: u32, window_bits: u8, reset: bool, threshold: usize) -> Self {
+        Compressor {
+            engine: None,
+            level,
+            window_bits,
+            reset,
+            threshold,
+        }
+    }
+
+    /// The window our compressed frames use, for sharing them between
+    /// connections (see `PreparedMessage`): `None` when frames cannot be
+    /// shared because the context carries over between messages.
+    pub(crate) fn shareable_window(&self) -> Option<u8> {
+        self.reset.then_some(self.window_bits)
+    }
+
+    /// Whether a message of `len` bytes is compressed at all.
+    pub(crate) fn wants(&self, len: usize) -> bool {
+        self.window_bits >= 9 && len >= self.threshold
+    }
+
+    /// Compresses one whole message. `None`: send it uncompressed, because
+    /// it is short, or (without context takeover, where the choice is free)
+    /// because compressing did not make it smaller.
+    pub(crate) fn compress(&mut self, payload: &[u8]) -> Option<Bytes> {
+        if !self.wants(payload.len()) {
+            return None;
+        }
+        let (level, window_bits) = (self.level, self.window_bits);
+        let engine = self.engine.get_or_insert_with(|| {
+            Box::new(Compress::new_with_window_bits(
+                Compression::new(level),
+                false,
+                window_bits,
+            ))
+        });
+        let mut out = Vec::with_capacity(payload.len() + payload.len() / 64 + 64);
+        let mut consumed = 0;
+        loop {
+            let before = engine.total_in();
+            // Deflate cannot fail on a stream it started itself; a failure
+            // would be a bug in the engine, and the message then goes out
+            // uncompressed rather than corrupt.
+            if engine
+                .compress_vec(&payload[consumed..], &mut out, FlushCompress::Sync)
+                .is_err()
+            {
+                self.engine = None;
+                return None;
+            }
+            consumed += (engine.total_in() - before) as usize;
+            // The flush is complete once all input is in and the engine
+            // stopped with room to spare.
+            if consumed == payload.len() && out.len() < out.capacity() {
+                break;
+            }
+            out.reserve(out.capacity().max(4096));
+        }
+        if self.reset {
+            engine.reset();
+        }
+        if !out.ends_with(&SYNC_TAIL) {
+            self.engine = None;
+            return None;
+        }
+        out.truncate(out.len() - SYNC_TAIL.len());
+        if self.reset && out.len() >= payload.len() {
+            return None;
+        }
+        Some(Bytes::from(out))
+    }
+
+    /// Drops the engine when it holds no context between messages.
+    pub(crate) fn release(&mut self) {
+        if self.reset {
+            self.engine = None;
+        }
+    }
+
+    /// Whether an engine is allocated.
+    #[cfg(test)]
+    fn is_allocated(&self) -> bool {
+        self.engine.is_some()
+    }
+}
+
+/// Invalid compressed data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InflateError {
+    /// The deflate stream is corrupt.
+    Corrupt,
+    /// The output would pass the limit it was given.
+    TooLarge,
+}
+
+/// Inflates the compressed messages we receive, never past a limit.
+#[derive(Debug)]
+pub(crate) struct Decompressor {
+    engine: Option<Box<Decompress>>,
+    /// At least 9: a larger window than the sender's always decodes.
+    window_bits: u8,
+    /// The peer resets its context after every message, so ours does too.
+    reset: bool,
+    /// The message's deflate data ended with a final block (BFINAL): the
+    /// rest of it can only be the tail we append, and the next message
+    /// starts a new stream.
+    finished: bool,
+}
+
+impl Decompressor {
+    pub(crate) fn new(window_bits: u8, reset: bool) -> Self {
+        Decompressor {
+            engine: None,
+            window_bits: window_bits.clamp(9, 15),
+            reset,
+            finished: false,
+        }
+    }
+
+    fn engine(&mut self) -> &mut Decompress {
+        let window_bits = self.window_bits;
+        self.engine
+            .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, window_bits)))
+    }
+
+    /// Inflates `input`, a piece of a compressed message, appending the
+    /// output to `out`, of which at most `limit` bytes in all may be used.
+    /// With `end`, the piece ends the message.
+    pub(crate) fn inflate(
+        &mut self,
+        input: &[u8],
+        end: bool,
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), InflateError> {
+        if self.finished && !input.is_empty() {
+            return Err(InflateError::Corrupt);
+        }
+        self.inflate_all(input, out, limit)?;
+        if end {
+            if !self.finished {
+                self.inflate_all(&SYNC_TAIL, out, limit)?;
+            }
+            if self.reset || self.finished {
+                self.engine().reset(false);
+                self.finished = false;
+            }
+        }
+        Ok(())
+    }
+
+    fn inflate_all(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), InflateError> {
+        let engine = self.engine();
+        loop {
+            // Room for one more byte than the limit allows: output that
+            // reaches it proves the message too large.
+            let room = (limit + 1).saturating_sub(out.len()).min(INFLATE_CHUNK);
+            if room == 0 {
+                return Err(InflateError::TooLarge);
+            }
+            if out.capacity() - out.len() < room {
+                // Grow by doubling, for linear time, but never past the limit.
+                let target = (out.capacity() * 2).min(limit + 1).max(out.len() + room);
+                out.reserve_exact(target - out.len());
+            }
+            let spare = out.capacity() - out.len();
+            let before = engine.total_in();
+            let produced_before = out.len();
+            let status = engine
+                .decompress_vec(input, out, FlushDecompress::Sync)
+                .map_err(|_| InflateError::Corrupt)?;
+            if out.len() > limit {
+                return Err(InflateError::TooLarge);
+            }
+            input = &input[(engine.total_in() - before) as usize..];
+            let filled = out.len() - produced_before == spare;
+            match status {
+                // The message's data ended with a final block (RFC 7692
+                // section 7.2.3.4): nothing may follow it in this message.
+                Status::StreamEnd if !input.is_empty() => return Err(InflateError::Corrupt),
+                Status::StreamEnd => {
+                    self.finished = true;
+                    return Ok(());
+                }
+                _ if input.is_empty() && !filled => return Ok(()),
+                Status::BufError if !filled => return Err(InflateError::Corrupt),
+                _ => {}
+            }
+        }
+    }
+
+    /// Drops the engine when it holds no context between messages.
+    pub(crate) fn release(&mut self) {
+        if self.reset {
+            self.engine = None;
+        }
+    }
+
+    /// Whether an engine is allocated.
+    #[cfg(test)]
+    fn is_allocated(&self) -> bool {
+        self.engine.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inflate(d: &mut Decompressor, wire: &[u8], limit: usize) -> Result<Vec<u8>, InflateError> {
+        let mut out = Vec::new();
+        d.inflate(wire, true, &mut out, limit)?;
+        Ok(out)
+    }
+
+    /// RFC 7692 section 7.2.3.1: "Hello" in one compressed message.
+    #[test]
+    fn rfc_7692_hello_compresses_to_the_example_bytes() {
+        // With context takeover: without it, 7 bytes for 5 go uncompressed.
+        let mut c = Compressor::new(6, 15, false, 0);
+        let wire = c.compress(b"Hello").expect("compressed");
+        assert_eq!(&wire[..], [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        let mut d = Decompressor::new(15, true);
+        assert_eq!(inflate(&mut d, &wire, 100).unwrap(), b"Hello");
+    }
+
+    /// Section 7.2.3.2: the second "Hello" with the shared window is a
+    /// back-reference; without context takeover it is the same as the first.
+    #[test]
+    fn rfc_7692_shared_window_example() {
+        let mut c = Compressor::new(6, 15, false, 0);
+        let first = c.compress(b"Hello").unwrap();
+        let second = c.compress(b"Hello").unwrap();
+        assert_eq!(&first[..], [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        assert_eq!(&second[..], [0xf2, 0x00, 0x11, 0x00, 0x00]);
+        let mut d = Decompressor::new(15, false);
+        assert_eq!(inflate(&mut d, &first, 100).unwrap(), b"Hello");
+        assert_eq!(inflate(&mut d, &second, 100).unwrap(), b"Hello");
+    }
+
+    /// Section 7.2.3.3: a message in one stored (uncompressed) block.
+    #[test]
+    fn rfc_7692_stored_block_example_inflates() {
+        let mut d = Decompressor::new(15, true);
+        let wire = [
+            0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+        ];
+        assert_eq!(inflate(&mut d, &wire, 100).unwrap(), b"Hello");
+    }
+
+    /// Section 7.2.3.4: a message whose data ends with a final block (BFINAL
+    /// set) inflates too.
+    #[test]
+    fn rfc_7692_final_block_example_inflates() {
+        let mut d = Decompressor::new(15, true);
+        let wire = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        assert_eq!(inflate(&mut d, &wire, 100).unwrap(), b"Hello");
+    }
+
+    #[test]
+    fn output_never_passes_the_limit() {
+        let zeros = vec![0u8; 10 << 20];
+        let mut c = Compressor::new(9, 15, true, 0);
+        let bomb = c.compress(&zeros).unwrap();
+        assert!(bomb.len() < 20 << 10, "{} bytes", bomb.len());
+        let mut d = Decompressor::new(15, true);
+        let mut out = Vec::new();
+        assert_eq!(
+            d.inflate(&bomb, true, &mut out, 1 << 20),
+            Err(InflateError::TooLarge)
+        );
+        assert!(
+            out.capacity() <= (1 << 20) + INFLATE_CHUNK,
+            "{}",
+            out.capacity()
+        );
+        let mut d = Decompressor::new(15, true);
+        assert_eq!(inflate(&mut d, &bomb, 10 << 20).unwrap().len(), 10 << 20);
+    }
+
+    #[test]
+    fn corrupt_data_is_refused() {
+        let mut d = Decompressor::new(15, true);
+        assert_eq!(
+            inflate(&mut d, &[0xff, 0xff, 0xff, 0xff], 100),
+            Err(InflateError::Corrupt)
+        );
+    }
+
+    #[test]
+    fn short_or_incompressible_messages_go_uncompressed_without_takeover() {
+        let mut c = Compressor::new(1, 15, true, 64);
+        assert_eq!(c.compress(b"short"), None);
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let noise: Vec<u8> = (0..4096)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect();
+        assert_eq!(c.compress(&noise), None);
+        let mut c = Compressor::new(1, 8, true, 0);
+        assert_eq!(c.compress(&[b'a'; 1000]), None, "no 8-bit window in zlib");
+    }
+
+    #[test]
+    fn idle_engines_are_released_only_without_context() {
+        let mut c = Compressor::new(1, 15, true, 0);
+        c.compress(&[b'a'; 100]).unwrap();
+        c.release();
+        assert!(!c.is_allocated());
+        let mut c = Compressor::new(1, 15, false, 0);
+        c.compress(&[b'a'; 100]).unwrap();
+        c.release();
+        assert!(c.is_allocated());
+    }
+}
