@@ -98,6 +98,8 @@
 mod close;
 mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+mod deflate;
 mod error;
 mod event;
 mod frame;
@@ -117,6 +119,8 @@ mod utf8;
 pub use close::{CloseCode, CloseFrame};
 pub use config::Config;
 pub use connection::{Connection, Role};
+#[cfg(feature = "deflate")]
+pub use deflate::{Deflate, DeflateConfig};
 pub use error::{
     AcceptError, CloseReason, ConfigError, HandshakeError, HeaderError, ProtocolError,
     RejectedResponse, SendError, UrlError,

@@ -80,13 +80,26 @@ fn response_with(extra: &str) -> (Connection, Vec<u8>, Instant) {
     (client, response, now)
 }
 
+/// permessage-deflate in a response to a request that did not offer it:
+/// with the `deflate` feature the crate speaks it, but was not asked to
+/// (RFC 6455 section 4.1: "not present in the client's handshake").
+#[test]
+fn a_response_accepting_an_unoffered_permessage_deflate_fails_the_client() {
+    let line = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n";
+    let (mut client, response, now) = response_with(line);
+    client.handle_read(now, &response);
+    let name = "permessage-deflate".to_owned();
+    #[cfg(feature = "deflate")]
+    let expected = HandshakeError::UnofferedExtension(name);
+    #[cfg(not(feature = "deflate"))]
+    let expected = HandshakeError::UnsupportedExtension(name);
+    assert_eq!(closed(&mut client), Some(CloseReason::Handshake(expected)));
+    assert_eq!(client.state(), State::Closed);
+}
+
 #[test]
 fn a_response_accepting_an_unknown_extension_fails_the_client() {
     for (line, name) in [
-        (
-            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n",
-            "permessage-deflate",
-        ),
         (
             "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n",
             "x-webkit-deflate-frame",
