@@ -109,8 +109,9 @@ pub use transport::{NoTimeouts, Transport, TryClone};
 pub use rusty_socket_proto;
 pub use rusty_socket_proto::{
     http, Accept, AcceptError, Bytes, ClientRequest, CloseCode, CloseFrame, CloseReason, Config,
-    ConfigError, Fragment, HandshakeError, Message, MessageKind, PreparedMessage, ProtocolError,
-    Reject, Request, Response, Role, SendError, State, Timer, UrlError, Utf8Bytes,
+    ConfigError, Deflate, DeflateConfig, Fragment, HandshakeError, Message, MessageKind,
+    PreparedMessage, ProtocolError, Reject, Request, Response, Role, SendError, State, Timer,
+    UrlError, Utf8Bytes,
 };
 
 /// The README's example, compiled by `cargo test`.

@@ -14,6 +14,7 @@ use rusty_socket_proto::{
 use crate::core::{Core, Incoming, Polled, ReadBuf};
 use crate::error::{is_timeout, Error};
 use crate::transport::Transport;
+use crate::Deflate;
 
 /// Most slices handed to one vectored write.
 const MAX_SLICES: usize = 64;
@@ -87,6 +88,13 @@ impl<S: Transport> WebSocket<S> {
     /// The subprotocol agreed in the opening handshake, if any.
     pub fn protocol(&self) -> Option<&str> {
         self.core.conn.protocol()
+    }
+
+    /// The permessage-deflate parameters agreed in the opening handshake,
+    /// if compression was agreed (it is offered and accepted by default:
+    /// see [`Config::deflate`](crate::Config::deflate)).
+    pub fn deflate(&self) -> Option<Deflate> {
+        self.core.conn.deflate()
     }
 
     /// The connection's limits and timeouts.

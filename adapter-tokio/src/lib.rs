@@ -105,9 +105,9 @@ pub use websocket::WebSocket;
 pub use rusty_socket_proto as proto;
 pub use rusty_socket_proto::{
     http, upgrade_response, Accept, AcceptError, Bytes, ClientRequest, CloseCode, CloseFrame,
-    CloseReason, Config, ConfigError, Fragment, HandshakeError, Message, MessageKind,
-    PreparedMessage, ProtocolError, Reject, Request, Response, Role, SendError, State, Timer,
-    UrlError, Utf8Bytes,
+    CloseReason, Config, ConfigError, Deflate, DeflateConfig, Fragment, HandshakeError, Message,
+    MessageKind, PreparedMessage, ProtocolError, Reject, Request, Response, Role, SendError, State,
+    Timer, UrlError, Utf8Bytes,
 };
 
 use rusty_socket_proto::{Connection, Event};

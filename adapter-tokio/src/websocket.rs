@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::driver::{Driver, Outbound, Side};
 use crate::error::Error;
 use crate::split::{ReadHalf, WriteHalf};
-use crate::Incoming;
+use crate::{Deflate, Incoming};
 
 /// An open WebSocket over a transport `S` (a `TcpStream`, a TLS stream, a
 /// connection hyper upgraded...).
@@ -103,6 +103,13 @@ impl<S> WebSocket<S> {
     /// The subprotocol agreed in the opening handshake, if any.
     pub fn protocol(&self) -> Option<&str> {
         self.driver.conn().protocol()
+    }
+
+    /// The permessage-deflate parameters agreed in the opening handshake,
+    /// if compression was agreed (it is offered and accepted by default:
+    /// see [`Config::deflate`](crate::Config::deflate)).
+    pub fn deflate(&self) -> Option<Deflate> {
+        self.driver.conn().deflate()
     }
 
     /// Client or server.

@@ -75,6 +75,11 @@ pub struct Config {
     /// Start the closing handshake (code 1001) after this long without
     /// receiving anything. Default off.
     pub idle_timeout: Option<Duration>,
+    /// permessage-deflate (RFC 7692): whether a client offers it and a server
+    /// accepts it, and with which parameters. On by default; see
+    /// [`DeflateConfig`](crate::DeflateConfig) for what each choice costs.
+    #[cfg(feature = "deflate")]
+    pub deflate: crate::deflate::DeflateConfig,
 }
 
 impl Default for Config {
@@ -93,6 +98,8 @@ impl Default for Config {
             keepalive_interval: None,
             keepalive_timeout: Duration::from_secs(20),
             idle_timeout: None,
+            #[cfg(feature = "deflate")]
+            deflate: crate::deflate::DeflateConfig::default(),
         }
     }
 }
@@ -126,6 +133,8 @@ impl Config {
         if self.idle_timeout == zero {
             return fail("idle_timeout", "must be longer than zero");
         }
+        #[cfg(feature = "deflate")]
+        self.deflate.validate()?;
         Ok(())
     }
 }

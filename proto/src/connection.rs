@@ -32,9 +32,12 @@ use rand_chacha::ChaCha12Rng;
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::config::Config;
+#[cfg(feature = "deflate")]
+use crate::deflate::{Compressor, Decompressor, Deflate};
 use crate::error::{AcceptError, CloseReason, ConfigError, ProtocolError, SendError};
 use crate::event::{Event, Message, MessageKind};
 use crate::frame::OpCode;
+use crate::handshake::extension::Agreed;
 use crate::handshake::{Accept, ClientRequest, Reject};
 use crate::opening::{Opening, Progress};
 use crate::phase::{AfterDrain, Phase, State};
@@ -81,6 +84,9 @@ pub struct Connection {
     /// Bytes in the receive buffer after the last decoding: more than that
     /// in `handle_received` means new bytes arrived.
     seen: usize,
+    /// The permessage-deflate parameters agreed in the opening handshake.
+    #[cfg(feature = "deflate")]
+    deflate: Option<Deflate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +112,7 @@ impl Connection {
         let mut key = [0; 16];
         rng.fill_bytes(&mut key);
         let mut head = BytesMut::new();
-        let opening = Opening::client(request, key, &mut head);
+        let opening = Opening::client(request, key, &config, &mut head);
         let mut connection = Connection::new(Role::Client, config, Some(rng), opening, now)?;
         connection.tx.out.push_head(&head);
         Ok(connection)
@@ -161,6 +167,8 @@ impl Connection {
             shutdown: ShutdownState::NotWanted,
             now,
             seen: 0,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         })
     }
 
@@ -189,6 +197,13 @@ impl Connection {
     /// The subprotocol agreed in the opening handshake, if any.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// The permessage-deflate parameters agreed in the opening handshake,
+    /// if compression was agreed.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<Deflate> {
+        self.deflate
     }
 
     /// Whether bytes from the peer are wanted now. False while a server
@@ -443,9 +458,10 @@ impl Connection {
             return Err(AcceptError::NoPendingRequest);
         };
         let mut head = BytesMut::new();
-        opening.accept(&accept, &mut head)?;
+        let agreed = opening.accept(&accept, &self.config, &mut head)?;
         self.tx.out.push_head(&head);
         self.protocol = accept.protocol;
+        self.start_extensions(agreed);
         self.now = now;
         self.open(now);
         if self.peer_eof {
@@ -558,6 +574,30 @@ impl Connection {
 
     // ----- the lifecycle -----
 
+    /// Hands the extensions agreed in the opening handshake to the receive
+    /// and send paths.
+    fn start_extensions(&mut self, agreed: Agreed) {
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = agreed.deflate {
+            let (role, config) = (self.role, &self.config.deflate);
+            if let Some(bits) = deflate.compressor_window_bits(role) {
+                self.tx.set_deflater(Compressor::new(
+                    config.level,
+                    bits,
+                    deflate.local_no_context_takeover(role),
+                    config.threshold,
+                ));
+            }
+            self.rx.set_inflater(Decompressor::new(
+                deflate.decompressor_window_bits(role),
+                deflate.remote_no_context_takeover(role),
+            ));
+            self.deflate = Some(deflate);
+        }
+        #[cfg(not(feature = "deflate"))]
+        let _ = agreed;
+    }
+
     /// Enters the open phase.
     fn open(&mut self, now: Instant) {
         self.phase = Phase::Open;
@@ -669,6 +709,10 @@ impl Connection {
                     Progress::Waiting => break,
                     Progress::Connected(response) => {
                         self.protocol = response.protocol().map(str::to_owned);
+                        self.start_extensions(Agreed {
+                            #[cfg(feature = "deflate")]
+                            deflate: response.deflate(),
+                        });
                         self.open(self.now);
                         self.events.push_back(Event::Connected(response));
                     }

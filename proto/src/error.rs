@@ -175,6 +175,19 @@ pub enum HandshakeError {
     /// that was not present in the client's handshake [...], the client MUST
     /// _Fail the WebSocket Connection_."
     UnsupportedExtension(String),
+    /// Client: the server accepted an extension we offered, but its answer
+    /// breaks the extension's rules: an unknown or repeated parameter, an
+    /// invalid value, or a configuration no offer of ours allowed. RFC 7692
+    /// section 7: "A client MUST _Fail the WebSocket Connection_ if the peer
+    /// server accepted an extension negotiation offer for this extension
+    /// with an extension negotiation response meeting any of the following
+    /// conditions [...]".
+    InvalidExtension {
+        /// The extension element as the server sent it (name and parameters).
+        extension: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// The status line and headers of a response that refused the upgrade.
@@ -245,6 +258,9 @@ impl fmt::Display for HandshakeError {
             }
             HandshakeError::UnsupportedExtension(e) => {
                 write!(f, "server accepted extension {e:?}, which is not supported")
+            }
+            HandshakeError::InvalidExtension { extension, reason } => {
+                write!(f, "server's answer {extension:?} is invalid: {reason}")
             }
         }
     }

@@ -119,6 +119,8 @@ mod utf8;
 pub use close::{CloseCode, CloseFrame};
 pub use config::Config;
 pub use connection::{Connection, Role};
+#[cfg(feature = "deflate")]
+pub use deflate::{Deflate, DeflateConfig};
 pub use error::{
     AcceptError, CloseReason, ConfigError, HandshakeError, HeaderError, ProtocolError,
     RejectedResponse, SendError, UrlError,

@@ -15,6 +15,7 @@ use http::HeaderMap;
 use crate::config::Config;
 use crate::error::{AcceptError, HandshakeError};
 use crate::frame::Decoded;
+use crate::handshake::extension::Agreed;
 use crate::handshake::{
     parse_request, parse_response, reject_response, Accept, ClientRequest, PendingResponse, Reject,
     Request, RequestParser, Response,
@@ -46,9 +47,22 @@ pub(crate) enum Progress {
 }
 
 impl Opening {
-    /// A client's handshake: writes the request head with `key` into `head`.
-    pub(crate) fn client(request: &ClientRequest, key: [u8; 16], head: &mut BytesMut) -> Self {
-        Opening::Response(request.encode(key, head))
+    /// A client's handshake: writes the request head with `key` into
+    /// `head`, offering the extensions `config` enables.
+    pub(crate) fn client(
+        request: &ClientRequest,
+        key: [u8; 16],
+        config: &Config,
+        head: &mut BytesMut,
+    ) -> Self {
+        #[cfg(feature = "deflate")]
+        let extensions = crate::deflate::offer(&config.deflate);
+        #[cfg(not(feature = "deflate"))]
+        let extensions = {
+            let _ = config;
+            String::new()
+        };
+        Opening::Response(request.encode(key, extensions, head))
     }
 
     /// A server's handshake, waiting for the request.
@@ -81,12 +95,33 @@ impl Opening {
         }
     }
 
-    /// Server: writes the 101 response that accepts the pending request.
-    pub(crate) fn accept(&self, accept: &Accept, head: &mut BytesMut) -> Result<(), AcceptError> {
+    /// Server: writes the 101 response that accepts the pending request,
+    /// answering the client's extension offers as `config` allows, and
+    /// returns the extensions agreed.
+    pub(crate) fn accept(
+        &self,
+        accept: &Accept,
+        config: &Config,
+        head: &mut BytesMut,
+    ) -> Result<Agreed, AcceptError> {
         let Opening::Decision(request) = self else {
             return Err(AcceptError::NoPendingRequest);
         };
-        accept.encode(request, head)
+        #[cfg(feature = "deflate")]
+        {
+            let agreed = crate::deflate::accept(&config.deflate, request.extensions());
+            let answer = agreed.as_ref().map_or("", |(_, answer)| answer.as_str());
+            accept.encode(request, answer, head)?;
+            Ok(Agreed {
+                deflate: agreed.map(|(deflate, _)| deflate),
+            })
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = config;
+            accept.encode(request, "", head)?;
+            Ok(Agreed {})
+        }
     }
 
     /// Server: writes the response that refuses the pending request.

@@ -22,8 +22,10 @@ use crate::frame::{write_frame, FrameHeader, OpCode};
 #[derive(Debug, Clone)]
 pub struct PreparedMessage {
     frame: Bytes,
+    #[cfg(feature = "deflate")]
     opcode: OpCode,
     /// Where the payload starts in `frame`.
+    #[cfg(feature = "deflate")]
     header_len: usize,
     /// The compressed frame, made by the first connection that needed it,
     /// with the window it was compressed with; `None` inside when the
@@ -60,7 +62,9 @@ impl PreparedMessage {
         write_frame(&mut frame, header, payload);
         Some(PreparedMessage {
             frame: frame.freeze(),
+            #[cfg(feature = "deflate")]
             opcode,
+            #[cfg(feature = "deflate")]
             header_len: header.encoded_len(),
             #[cfg(feature = "deflate")]
             compressed: Arc::default(),
@@ -68,10 +72,12 @@ impl PreparedMessage {
     }
 
     /// The message's payload.
+    #[cfg(feature = "deflate")]
     pub(crate) fn payload(&self) -> &[u8] {
         &self.frame[self.header_len..]
     }
 
+    #[cfg(feature = "deflate")]
     pub(crate) fn opcode(&self) -> OpCode {
         self.opcode
     }

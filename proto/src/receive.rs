@@ -57,6 +57,7 @@ struct InFrame {
     /// Processed payload bytes still at the front of the receive buffer.
     held: usize,
     /// Bytes this frame inflated to so far (compressed messages).
+    #[cfg(feature = "deflate")]
     inflated: usize,
 }
 
@@ -75,9 +76,21 @@ struct InMessage {
     /// arrives, into `inflated`, and only then validated and limited.
     compressed: bool,
     /// The inflated payload so far (compressed messages, not streaming).
+    #[cfg(feature = "deflate")]
     inflated: Vec<u8>,
     /// Bytes inflated so far, across frames.
+    #[cfg(feature = "deflate")]
     inflated_len: usize,
+}
+
+impl InMessage {
+    /// Payload bytes held: assembled fragments, or inflated output.
+    fn buffered(&self) -> usize {
+        #[cfg(feature = "deflate")]
+        return self.assembled.len() + self.inflated.len();
+        #[cfg(not(feature = "deflate"))]
+        self.assembled.len()
+    }
 }
 
 /// The receive side of a connection: the buffer the transport reads into,
@@ -135,11 +148,7 @@ impl Receiver {
 
     /// Bytes held: undecoded input and the fragments of a message being assembled.
     pub(crate) fn buffered(&self) -> usize {
-        self.buf.len()
-            + self
-                .message
-                .as_ref()
-                .map_or(0, |m| m.assembled.len() + m.inflated.len())
+        self.buf.len() + self.message.as_ref().map_or(0, InMessage::buffered)
     }
 
     /// Turns on inflating of compressed messages (RSV1), after the opening
@@ -208,6 +217,7 @@ impl Receiver {
                             header,
                             processed: 0,
                             held: 0,
+                            #[cfg(feature = "deflate")]
                             inflated: 0,
                         }
                     }
@@ -313,7 +323,9 @@ impl Receiver {
             assembled: BytesMut::new(),
             started: false,
             compressed,
+            #[cfg(feature = "deflate")]
             inflated: Vec::new(),
+            #[cfg(feature = "deflate")]
             inflated_len: 0,
         });
         Ok(())

@@ -377,7 +377,7 @@ fn rejected_handshake_reports_the_status_to_the_client() {
 
 #[test]
 fn backpressure_refuses_sends_over_the_outgoing_limit() {
-    let mut config = Config::default();
+    let mut config = support::plain();
     config.max_outgoing_buffer = 10_000;
     let mut pair = Pair::new(Config::default(), config);
     pair.pump();

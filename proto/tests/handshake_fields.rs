@@ -4,14 +4,17 @@
 //! No caller string may add a header line of its own (header injection), and
 //! neither side may agree to an extension the connection cannot speak.
 
+mod support;
+
 use std::time::Instant;
 
 use http::{HeaderName, HeaderValue, StatusCode};
 use proptest::prelude::*;
 use rusty_socket_proto::{
-    Accept, AcceptError, ClientRequest, CloseReason, Config, Connection, Event, HandshakeError,
+    Accept, AcceptError, ClientRequest, CloseReason, Connection, Event, HandshakeError,
     HeaderError, Reject, State,
 };
+use support::plain;
 
 fn transmitted(connection: &mut Connection) -> Vec<u8> {
     std::iter::from_fn(|| connection.poll_transmit(Instant::now()))
@@ -30,8 +33,8 @@ fn closed(connection: &mut Connection) -> Option<CloseReason> {
 /// its application's decision.
 fn awaiting_decision(request: &ClientRequest) -> (Connection, Connection, Instant) {
     let now = Instant::now();
-    let mut client = Connection::client(request, Config::default(), [1; 32], now).unwrap();
-    let mut server = Connection::server(Config::default(), now).unwrap();
+    let mut client = Connection::client(request, plain(), [1; 32], now).unwrap();
+    let mut server = Connection::server(plain(), now).unwrap();
     server.handle_read(now, &transmitted(&mut client));
     let request =
         std::iter::from_fn(|| server.poll_event()).find(|e| matches!(e, Event::Request(_)));
@@ -80,13 +83,26 @@ fn response_with(extra: &str) -> (Connection, Vec<u8>, Instant) {
     (client, response, now)
 }
 
+/// permessage-deflate in a response to a request that did not offer it:
+/// with the `deflate` feature the crate speaks it, but was not asked to
+/// (RFC 6455 section 4.1: "not present in the client's handshake").
+#[test]
+fn a_response_accepting_an_unoffered_permessage_deflate_fails_the_client() {
+    let line = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n";
+    let (mut client, response, now) = response_with(line);
+    client.handle_read(now, &response);
+    let name = "permessage-deflate".to_owned();
+    #[cfg(feature = "deflate")]
+    let expected = HandshakeError::UnofferedExtension(name);
+    #[cfg(not(feature = "deflate"))]
+    let expected = HandshakeError::UnsupportedExtension(name);
+    assert_eq!(closed(&mut client), Some(CloseReason::Handshake(expected)));
+    assert_eq!(client.state(), State::Closed);
+}
+
 #[test]
 fn a_response_accepting_an_unknown_extension_fails_the_client() {
     for (line, name) in [
-        (
-            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n",
-            "permessage-deflate",
-        ),
         (
             "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n",
             "x-webkit-deflate-frame",
@@ -282,7 +298,7 @@ proptest! {
             }
         }
         let now = Instant::now();
-        let mut client = Connection::client(&request, Config::default(), [1; 32], now).unwrap();
+        let mut client = Connection::client(&request, plain(), [1; 32], now).unwrap();
         let head = transmitted(&mut client);
         let names = head_header_names(&head, false).map_err(TestCaseError::fail)?;
         let mut expected: Vec<String> = [

@@ -89,9 +89,9 @@ fn nothing_new_restarts_no_liveness_timer() {
 /// progress.
 #[test]
 fn the_close_timer_counts_from_the_last_progress_of_the_output() {
-    let mut config = Config::default();
+    let mut config = support::plain();
     config.close_timeout = Some(Duration::from_secs(1));
-    let mut pair = Pair::new(Config::default(), config);
+    let mut pair = Pair::new(support::plain(), config);
     pair.pump();
     let mut now = pair.now;
     let server = &mut pair.server;

@@ -481,14 +481,14 @@ fn run(case: &Case) -> Result<(), String> {
     let (mut connection, now) = match case.expect {
         Expect::Close(_) => {
             let mut pair = if case.name.contains("(small limits)") {
-                let mut config = Config::default();
+                let mut config = support::plain();
                 config.max_frame_size = 1000;
                 config.max_message_size = 2000;
                 let mut pair = Pair::new(config.clone(), config);
                 pair.pump();
                 pair
             } else {
-                Pair::open()
+                Pair::open_plain()
             };
             let now = pair.now;
             let side = std::mem::replace(
@@ -576,7 +576,7 @@ fn every_malformed_input_gets_its_close_code_or_status() {
 fn invalid_utf8_fails_before_the_frame_is_complete() {
     // Autobahn 6.4.x: the first bytes of a long text frame are already
     // invalid; the connection must fail without waiting for the rest.
-    let mut pair = Pair::open();
+    let mut pair = Pair::open_plain();
     let frame = c(
         0x81,
         &[
@@ -598,7 +598,7 @@ fn invalid_utf8_fails_before_the_frame_is_complete() {
 
 #[test]
 fn oversized_frame_is_refused_before_its_payload_arrives() {
-    let mut pair = Pair::open();
+    let mut pair = Pair::open_plain();
     pair.server
         .handle_read(pair.now, &header_only(0x82, 1 << 40, true));
     let (written, closed) = drain(&mut pair.server, pair.now);
@@ -627,7 +627,7 @@ fn answers_to_earlier_messages_go_out_before_the_failure_close() {
     // Autobahn 3.2: a valid message and a frame with RSV2 set arrive in one
     // read. The application must be able to echo the message, and the echo
     // must reach the peer before the close 1002.
-    let mut pair = Pair::open();
+    let mut pair = Pair::open_plain();
     let input = concat(&[
         c(0x81, b"Hello, world!"),
         c(0xA1, b"Hello, world!"),

@@ -239,12 +239,6 @@ impl Decompressor {
             self.engine = None;
         }
     }
-
-    /// Whether an engine is allocated.
-    #[cfg(test)]
-    fn is_allocated(&self) -> bool {
-        self.engine.is_some()
-    }
 }
 
 #[cfg(test)]

@@ -112,9 +112,16 @@ impl ClientRequest {
         &self.uri
     }
 
-    /// Writes the request head with `key` as `Sec-WebSocket-Key` and returns
-    /// what the response must then carry.
-    pub(crate) fn encode(&self, key: [u8; 16], out: &mut BytesMut) -> PendingResponse {
+    /// Writes the request head with `key` as `Sec-WebSocket-Key` and
+    /// `extensions` (made by the connection from its config; empty for none)
+    /// as `Sec-WebSocket-Extensions`, and returns what the response must
+    /// then carry.
+    pub(crate) fn encode(
+        &self,
+        key: [u8; 16],
+        extensions: String,
+        out: &mut BytesMut,
+    ) -> PendingResponse {
         let key = BASE64.encode(key);
         let path = self.uri.path_and_query().map_or("/", |p| p.as_str());
         let default_port = if self.tls { 443 } else { 80 };
@@ -141,6 +148,9 @@ impl ClientRequest {
                 self.protocols.join(", ")
             );
         }
+        if !extensions.is_empty() {
+            let _ = write!(head, "Sec-WebSocket-Extensions: {extensions}\r\n");
+        }
         out.extend_from_slice(head.as_bytes());
         for (name, value) in &self.headers {
             out.extend_from_slice(name.as_str().as_bytes());
@@ -152,6 +162,8 @@ impl ClientRequest {
         PendingResponse {
             accept: accept_key(key.as_bytes()),
             protocols: self.protocols.clone(),
+            #[cfg(feature = "deflate")]
+            extensions,
             scanned: 0,
         }
     }
@@ -162,6 +174,8 @@ impl ClientRequest {
 pub struct Response {
     inner: http::Response<()>,
     protocol: Option<String>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::Deflate>,
 }
 
 impl Response {
@@ -180,6 +194,13 @@ impl Response {
         self.protocol.as_deref()
     }
 
+    /// The permessage-deflate parameters the server agreed to, if it
+    /// accepted compression.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<crate::deflate::Deflate> {
+        self.deflate
+    }
+
     /// The response as an `http::Response`.
     pub fn as_http(&self) -> &http::Response<()> {
         &self.inner
@@ -191,6 +212,9 @@ impl Response {
 pub(crate) struct PendingResponse {
     accept: String,
     protocols: Vec<String>,
+    /// The `Sec-WebSocket-Extensions` offered (empty for none).
+    #[cfg(feature = "deflate")]
+    extensions: String,
     scanned: usize,
 }
 
@@ -234,11 +258,26 @@ pub(crate) fn parse_response(
             Some(chosen.to_owned())
         }
     };
-    extension::check_response(&headers)?;
+    #[cfg(feature = "deflate")]
+    let offered = extension::Offered {
+        deflate: (!pending.extensions.is_empty())
+            .then_some((&config.deflate, pending.extensions.as_str())),
+    };
+    #[cfg(not(feature = "deflate"))]
+    let offered = extension::Offered::default();
+    let agreed = extension::check_answer(&headers, offered)?;
     let mut inner = http::Response::new(());
     *inner.status_mut() = status;
     *inner.headers_mut() = headers;
-    Ok(Decoded::Complete(Response { inner, protocol }, end))
+    let response = Response {
+        inner,
+        protocol,
+        #[cfg(feature = "deflate")]
+        deflate: agreed.deflate,
+    };
+    #[cfg(not(feature = "deflate"))]
+    let _ = agreed;
+    Ok(Decoded::Complete(response, end))
 }
 
 #[cfg(test)]
@@ -247,7 +286,7 @@ mod tests {
 
     fn request_text(request: &ClientRequest) -> (String, PendingResponse) {
         let mut out = BytesMut::new();
-        let pending = request.encode(*b"the sample nonce", &mut out);
+        let pending = request.encode(*b"the sample nonce", String::new(), &mut out);
         (String::from_utf8(out.to_vec()).unwrap(), pending)
     }
 

@@ -5,7 +5,7 @@
 //! a head trickled in one byte at a time costs no more than one sent whole.
 
 mod client;
-mod extension;
+pub(crate) mod extension;
 mod fields;
 mod server;
 

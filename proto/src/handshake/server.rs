@@ -109,7 +109,14 @@ impl Accept {
     }
 
     /// Writes the 101 response to `request` into `out`.
-    pub(crate) fn encode(&self, request: &Request, out: &mut BytesMut) -> Result<(), AcceptError> {
+    /// Writes the 101 response, with `extensions` (the connection's answer to
+    /// the client's offers; empty for none) as `Sec-WebSocket-Extensions`.
+    pub(crate) fn encode(
+        &self,
+        request: &Request,
+        extensions: &str,
+        out: &mut BytesMut,
+    ) -> Result<(), AcceptError> {
         let key = request.key.as_deref().ok_or(AcceptError::NotWebSocket)?;
         if let Some(protocol) = &self.protocol {
             check_protocol(protocol)?;
@@ -131,6 +138,11 @@ impl Accept {
         if let Some(protocol) = &self.protocol {
             out.extend_from_slice(b"Sec-WebSocket-Protocol: ");
             out.extend_from_slice(protocol.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        if !extensions.is_empty() {
+            out.extend_from_slice(b"Sec-WebSocket-Extensions: ");
+            out.extend_from_slice(extensions.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
         write_headers(&self.headers, out);

@@ -7,6 +7,17 @@ use std::time::{Duration, Instant};
 
 use rusty_socket_proto::{Accept, ClientRequest, Config, Connection, Event, Role};
 
+/// The default config without permessage-deflate.
+pub fn plain() -> Config {
+    #[allow(unused_mut)]
+    let mut config = Config::default();
+    #[cfg(feature = "deflate")]
+    {
+        config.deflate.enabled = false;
+    }
+    config
+}
+
 pub struct Pair {
     pub client: Connection,
     pub server: Connection,
@@ -44,7 +55,17 @@ impl Pair {
 
     /// An open pair, events of the handshake cleared.
     pub fn open() -> Pair {
-        let mut pair = Pair::new(Config::default(), Config::default());
+        Pair::open_with(Config::default())
+    }
+
+    /// An open pair without compression, for tests that look at the bytes
+    /// on the wire.
+    pub fn open_plain() -> Pair {
+        Pair::open_with(plain())
+    }
+
+    fn open_with(config: Config) -> Pair {
+        let mut pair = Pair::new(config.clone(), config);
         pair.pump();
         pair.client_events.clear();
         pair.server_events.clear();

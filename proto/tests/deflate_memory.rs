@@ -1,0 +1,156 @@
+//! Memory with permessage-deflate, measured with a counting allocator: a
+//! compression bomb never makes a connection allocate past its limit, and
+//! an idle connection without context takeover holds no zlib state.
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+use rusty_socket_proto::{
+    apply_mask, CloseReason, Config, Event, FrameHeader, Message, OpCode, ProtocolError,
+};
+use support::Pair;
+
+/// Counts the bytes allocated and not yet freed, and their peak.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+fn grew(by: isize) {
+    let live = LIVE.fetch_add(by, Ordering::Relaxed) + by;
+    PEAK.fetch_max(live, Ordering::Relaxed);
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size() as isize);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        grew(-(layout.size() as isize));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        grew(new_size as isize - layout.size() as isize);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn live() -> isize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// 100 MiB of zeros, deflated (about 100 KiB), as one masked client frame.
+fn bomb() -> Vec<u8> {
+    let zeros = vec![0u8; 100 << 20];
+    let mut engine = flate2::Compress::new(flate2::Compression::best(), false);
+    let mut deflated = Vec::with_capacity(1 << 20);
+    engine
+        .compress_vec(&zeros, &mut deflated, flate2::FlushCompress::Sync)
+        .unwrap();
+    assert_eq!(engine.total_in(), zeros.len() as u64);
+    deflated.truncate(deflated.len() - 4);
+    let header = FrameHeader {
+        fin: true,
+        rsv: 0b100,
+        opcode: OpCode::Binary,
+        mask: Some([9, 8, 7, 6]),
+        payload_len: deflated.len() as u64,
+    };
+    let mut head = [0; 14];
+    let n = header.encode(&mut head);
+    apply_mask(&mut deflated, [9, 8, 7, 6], 0);
+    [&head[..n], &deflated].concat()
+}
+
+fn bomb_is_stopped_within_the_limit() {
+    let bomb = bomb();
+    let mut config = Config::default();
+    config.max_message_size = 1 << 20;
+    let mut pair = Pair::new(Config::default(), config);
+    pair.pump();
+    pair.server_events.clear();
+    let before = live();
+    PEAK.store(before, Ordering::Relaxed);
+    for read in bomb.chunks(16 << 10) {
+        pair.server.handle_read(pair.now, read);
+        while let Some(event) = pair.server.poll_event() {
+            pair.server_events.push(event);
+        }
+        while pair.server.poll_transmit(pair.now).is_some() {}
+    }
+    while let Some(event) = pair.server.poll_event() {
+        pair.server_events.push(event);
+    }
+    let growth = PEAK.load(Ordering::Relaxed) - before;
+    let reason = pair.server_events.iter().find_map(|e| match e {
+        Event::Closed(reason) => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(
+        matches!(
+            reason,
+            Some(CloseReason::Protocol(ProtocolError::MessageTooLarge { .. }))
+        ),
+        "{reason:?}"
+    );
+    println!(
+        "bomb of {} bytes (100 MiB inflated), limit 1 MiB: peak growth {growth} bytes",
+        bomb.len()
+    );
+    assert!(growth < 2 << 20, "peak growth {growth} bytes");
+}
+
+/// Memory one open pair holds once idle, after compressed messages.
+fn idle_pair_bytes(config: Config) -> isize {
+    let before = live();
+    let mut pair = Pair::new(config.clone(), config);
+    pair.pump();
+    for i in 0..10 {
+        let text = format!("{{\"message\":{i},\"text\":\"{}\"}}", "hello ".repeat(100));
+        pair.client.send(pair.now, &Message::text(text)).unwrap();
+        pair.server
+            .send(pair.now, &Message::text("x".repeat(600)))
+            .unwrap();
+    }
+    pair.pump();
+    assert!(pair.client.deflate().is_some());
+    pair.client_events = Vec::new();
+    pair.server_events = Vec::new();
+    pair.client.release_buffers();
+    pair.server.release_buffers();
+    let held = live() - before;
+    drop(pair);
+    held / 2
+}
+
+fn idle_connections_hold_no_zlib_state_without_context_takeover() {
+    let default = idle_pair_bytes(Config::default());
+    let mut takeover = Config::default();
+    takeover.deflate.local_no_context_takeover = false;
+    takeover.deflate.remote_no_context_takeover = false;
+    let takeover = idle_pair_bytes(takeover);
+    println!("idle connection after compressed messages: {default} bytes by default, {takeover} with context takeover");
+    assert!(default < 8 << 10, "{default} bytes");
+    assert!(
+        takeover > 64 << 10,
+        "{takeover} bytes: the contexts must be kept"
+    );
+}
+
+/// One test, so that nothing else allocates while it measures.
+#[test]
+fn memory_with_compression() {
+    bomb_is_stopped_within_the_limit();
+    idle_connections_hold_no_zlib_state_without_context_takeover();
+}
