@@ -72,6 +72,14 @@ pub struct Args {
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origins: Vec<String>,
 
+    /// Do not accept permessage-deflate. By default the server accepts a
+    /// client's offer of compression (every browser makes one), without
+    /// context takeover, so that a broadcast is compressed once for all and
+    /// an idle client holds no compression state; lines under 64 bytes are
+    /// sent as they are.
+    #[arg(long)]
+    pub no_deflate: bool,
+
     /// On SIGINT or SIGTERM, how long to wait for clients to complete the
     /// closing handshake (each is sent 1001, going away) before exiting.
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
@@ -129,6 +137,7 @@ impl Settings {
         config.handshake_timeout = enabled(args.handshake_timeout);
         config.keepalive_interval = enabled(args.ping_interval);
         config.idle_timeout = enabled(args.idle_timeout);
+        config.deflate.enabled = !args.no_deflate;
         // The hub bounds each client's queue; the writer hands proto one
         // broadcast at a time, so proto's own queue holds at most one frame
         // and a few control frames: never refuse those for lack of room.
@@ -234,6 +243,9 @@ mod tests {
             settings.config.handshake_timeout,
             Some(Duration::from_secs(10))
         );
+        assert!(settings.config.deflate.enabled);
+        let settings = Settings::from_args(args(&["--no-deflate"])).expect("valid");
+        assert!(!settings.config.deflate.enabled);
     }
 
     #[test]

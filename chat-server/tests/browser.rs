@@ -56,7 +56,18 @@ async fn the_page_chats_with_library_clients_in_headless_chromium() {
         |v| v == "open",
     )
     .await;
+    // Chromium offers compression and the server accepts it.
+    let extensions = cdp
+        .evaluate("document.getElementById('status').dataset.extensions")
+        .await;
+    let extensions = extensions.as_str().unwrap_or_default().to_owned();
+    assert!(
+        extensions.starts_with("permessage-deflate"),
+        "Chromium negotiated {extensions:?}"
+    );
+    eprintln!("Chromium negotiated: {extensions}");
     let mut rust = tokio_client(&server.url(), None).await.expect("connect");
+    assert!(rust.deflate().is_some(), "the library client too");
     tokio::task::block_in_place(|| server.wait_for_clients(2));
 
     // A person types a message and clicks Send; a library client gets it.
@@ -84,6 +95,24 @@ async fn the_page_chats_with_library_clients_in_headless_chromium() {
         })
         .await;
     assert_eq!(shown, json!([["mine", typed], ["", said]]));
+    // Long messages go compressed both ways.
+    let long = "the quick brown fox jumps over the lazy dog; ".repeat(100);
+    let typing_long = format!(
+        "(() => {{ const input = document.getElementById('input'); input.value = {}; \
+         document.getElementById('send').click(); return input.value; }})()",
+        json!(long)
+    );
+    assert_eq!(cdp.evaluate(&typing_long).await, json!(""));
+    // The library client's own line comes back first (the chat broadcasts
+    // to everyone), then the page's.
+    assert_eq!(next_message(&mut rust).await, Message::text(said));
+    assert_eq!(next_message(&mut rust).await, Message::text(long.as_str()));
+    let shown_long = cdp
+        .wait_for("the page shows the long message", list, |v| {
+            v.as_array().is_some_and(|items| items.len() == 3)
+        })
+        .await;
+    assert_eq!(shown_long[2], json!(["mine", long]));
     // Text, not markup.
     let bold = cdp
         .evaluate("document.querySelectorAll('#messages b').length")

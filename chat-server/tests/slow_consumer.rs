@@ -103,6 +103,7 @@ async fn stalled_on(runtime: &str) {
     let listener_receives = receive(Box::new(listener), progress[1].clone());
 
     let mut sent = 0;
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let mut after_drop = None;
     while sent < MAX_MESSAGES && after_drop.is_none_or(|n| sent < n + AFTER_DROP) {
         let deadline = Instant::now() + TIMEOUT;
@@ -116,7 +117,9 @@ async fn stalled_on(runtime: &str) {
             );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        let text = format!("{sent:08}{}", "x".repeat(MESSAGE_LEN - 8));
+        // Random letters: compression (on by default) must not shrink the
+        // stalled client's backlog below the bound.
+        let text = format!("{sent:08}{}", noise(&mut seed, MESSAGE_LEN - 8));
         tokio::time::timeout(TIMEOUT, sender.send(Message::text(text)))
             .await
             .expect("sending does not wait for the stalled client")
@@ -174,4 +177,16 @@ async fn stalled_on(runtime: &str) {
         after_drop.unwrap_or(0),
         worst_total.load(Ordering::Relaxed)
     );
+}
+
+/// `len` letters that do not compress: a xorshift generator's output.
+fn noise(state: &mut u64, len: usize) -> String {
+    (0..len)
+        .map(|_| {
+            *state ^= *state << 13;
+            *state ^= *state >> 7;
+            *state ^= *state << 17;
+            char::from(b'a' + (*state % 26) as u8)
+        })
+        .collect()
 }

@@ -18,6 +18,10 @@ use crate::config::Config;
 use crate::connection::Role;
 #[cfg(feature = "deflate")]
 use crate::deflate::{Decompressor, InflateError};
+
+/// The most inflated bytes one streamed fragment carries.
+#[cfg(feature = "deflate")]
+const STREAM_PIECE: usize = 64 << 10;
 use crate::error::ProtocolError;
 use crate::event::{Fragment, Message, MessageKind};
 use crate::frame::{apply_mask, Decoded, FrameHeader, OpCode};
@@ -59,6 +63,20 @@ struct InFrame {
     /// Bytes this frame inflated to so far (compressed messages).
     #[cfg(feature = "deflate")]
     inflated: usize,
+    /// Inflating paused with output still to come (streaming).
+    #[cfg(feature = "deflate")]
+    paused: bool,
+}
+
+impl InFrame {
+    /// Whether the frame still has work once its payload has arrived:
+    /// compressed input, or output, that a paused inflate left for later.
+    fn unfinished(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.held > 0 || self.paused;
+        #[cfg(not(feature = "deflate"))]
+        false
+    }
 }
 
 /// The message whose frames are arriving.
@@ -219,6 +237,8 @@ impl Receiver {
                             held: 0,
                             #[cfg(feature = "deflate")]
                             inflated: 0,
+                            #[cfg(feature = "deflate")]
+                            paused: false,
                         }
                     }
                 },
@@ -239,7 +259,9 @@ impl Receiver {
             } else {
                 self.read_data(&mut frame, complete, config.streaming)?
             };
-            if !complete {
+            // A frame stays while its payload arrives, and while compressed
+            // input of it waits to be inflated.
+            if !complete || frame.unfinished() {
                 self.frame = Some(frame);
             }
             if received.is_some() || !complete {
@@ -418,7 +440,7 @@ impl Receiver {
         else {
             return Ok(None);
         };
-        let last = complete && frame.header.fin;
+        let ends_message = complete && frame.header.fin;
         let mut out = if config.streaming {
             Vec::new()
         } else {
@@ -427,13 +449,25 @@ impl Receiver {
         let start = out.len();
         let room = (config.max_message_size - message.inflated_len)
             .min(config.max_frame_size - frame.inflated);
-        let held = std::mem::take(&mut frame.held);
-        let result = inflater.inflate(&self.buf[..held], last, &mut out, start + room);
+        // A streaming reader gets pieces of bounded size, however much one
+        // read inflates to; the rest of the input waits for the next poll.
+        let pause_at = if config.streaming {
+            STREAM_PIECE
+        } else {
+            usize::MAX
+        };
+        let result = inflater.inflate(
+            &self.buf[..frame.held],
+            ends_message,
+            &mut out,
+            pause_at,
+            start + room,
+        );
         let produced = out.len() - start;
         message.inflated_len += produced;
         frame.inflated += produced;
-        match result {
-            Ok(()) => {}
+        let step = match result {
+            Ok(step) => step,
             Err(InflateError::Corrupt) => return Err(ProtocolError::InvalidCompressedData),
             Err(InflateError::TooLarge) => {
                 return Err(ProtocolError::MessageTooLarge {
@@ -441,7 +475,10 @@ impl Receiver {
                     max: config.max_message_size.min(config.max_frame_size),
                 })
             }
-        }
+        };
+        frame.held -= step.consumed;
+        frame.paused = !step.done;
+        let last = ends_message && step.done;
         if message.kind == MessageKind::Text {
             self.utf8
                 .feed(&out[start..])
@@ -450,14 +487,14 @@ impl Receiver {
                 self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
             }
         }
-        if complete {
+        if complete && step.done {
             message.len += frame.header.payload_len;
         }
         let kind = message.kind;
         let received = if config.streaming {
             let first = !message.started;
-            message.started = true;
             (produced > 0 || last).then(|| {
+                message.started = true;
                 Received::Fragment(Fragment {
                     kind,
                     data: Bytes::from(out),
@@ -478,7 +515,7 @@ impl Receiver {
         if last {
             self.message = None;
         }
-        self.advance(held);
+        self.advance(step.consumed);
         Ok(received)
     }
 

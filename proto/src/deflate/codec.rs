@@ -132,6 +132,16 @@ pub(crate) enum InflateError {
     TooLarge,
 }
 
+/// How far one `Decompressor::inflate` call got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Inflated {
+    /// Input bytes consumed.
+    pub(crate) consumed: usize,
+    /// All the input was inflated (and the message's end, if it was given):
+    /// nothing is pending.
+    pub(crate) done: bool,
+}
+
 /// Inflates the compressed messages we receive, never past a limit.
 #[derive(Debug)]
 pub(crate) struct Decompressor {
@@ -165,68 +175,98 @@ impl Decompressor {
     /// Inflates `input`, a piece of a compressed message, appending the
     /// output to `out`, of which at most `limit` bytes in all may be used.
     /// With `end`, the piece ends the message.
+    ///
+    /// Output pauses once `out` holds `pause_at` bytes (a streaming reader
+    /// takes pieces of a bounded size): the call then reports how much of
+    /// `input` it consumed, and is called again with the rest.
     pub(crate) fn inflate(
         &mut self,
         input: &[u8],
         end: bool,
         out: &mut Vec<u8>,
+        pause_at: usize,
         limit: usize,
-    ) -> Result<(), InflateError> {
+    ) -> Result<Inflated, InflateError> {
         if self.finished && !input.is_empty() {
             return Err(InflateError::Corrupt);
         }
-        self.inflate_all(input, out, limit)?;
+        let (consumed, drained) = self.inflate_some(input, out, pause_at, limit)?;
+        if consumed < input.len() || !drained {
+            return Ok(Inflated {
+                consumed,
+                done: false,
+            });
+        }
         if end {
+            // The tail completes the last block: at most one match more.
             if !self.finished {
-                self.inflate_all(&SYNC_TAIL, out, limit)?;
+                self.inflate_some(&SYNC_TAIL, out, usize::MAX, limit)?;
             }
             if self.reset || self.finished {
                 self.engine().reset(false);
                 self.finished = false;
             }
         }
-        Ok(())
+        Ok(Inflated {
+            consumed,
+            done: true,
+        })
     }
 
-    fn inflate_all(
+    /// Inflates as much of `input` as fits before `pause_at`; returns the
+    /// bytes consumed and whether the engine holds no pending output.
+    fn inflate_some(
         &mut self,
-        mut input: &[u8],
+        input: &[u8],
         out: &mut Vec<u8>,
+        pause_at: usize,
         limit: usize,
-    ) -> Result<(), InflateError> {
+    ) -> Result<(usize, bool), InflateError> {
         let engine = self.engine();
+        let mut consumed = 0;
         loop {
+            if out.len() >= pause_at {
+                return Ok((consumed, false));
+            }
             // Room for one more byte than the limit allows: output that
             // reaches it proves the message too large.
-            let room = (limit + 1).saturating_sub(out.len()).min(INFLATE_CHUNK);
+            let room = limit
+                .saturating_add(1)
+                .saturating_sub(out.len())
+                .min(INFLATE_CHUNK)
+                .min(pause_at - out.len());
             if room == 0 {
                 return Err(InflateError::TooLarge);
             }
             if out.capacity() - out.len() < room {
-                // Grow by doubling, for linear time, but never past the limit.
-                let target = (out.capacity() * 2).min(limit + 1).max(out.len() + room);
+                // Grow by doubling, for linear time, but never past the
+                // limit or the pause.
+                let target = (out.capacity() * 2)
+                    .min(limit.saturating_add(1))
+                    .min(pause_at)
+                    .max(out.len() + room);
                 out.reserve_exact(target - out.len());
             }
             let spare = out.capacity() - out.len();
             let before = engine.total_in();
             let produced_before = out.len();
             let status = engine
-                .decompress_vec(input, out, FlushDecompress::Sync)
+                .decompress_vec(&input[consumed..], out, FlushDecompress::Sync)
                 .map_err(|_| InflateError::Corrupt)?;
             if out.len() > limit {
                 return Err(InflateError::TooLarge);
             }
-            input = &input[(engine.total_in() - before) as usize..];
+            consumed += (engine.total_in() - before) as usize;
             let filled = out.len() - produced_before == spare;
             match status {
                 // The message's data ended with a final block (RFC 7692
                 // section 7.2.3.4): nothing may follow it in this message.
-                Status::StreamEnd if !input.is_empty() => return Err(InflateError::Corrupt),
+                Status::StreamEnd if consumed < input.len() => return Err(InflateError::Corrupt),
                 Status::StreamEnd => {
                     self.finished = true;
-                    return Ok(());
+                    return Ok((consumed, true));
                 }
-                _ if input.is_empty() && !filled => return Ok(()),
+                _ if consumed == input.len() && !filled => return Ok((consumed, true)),
                 Status::BufError if !filled => return Err(InflateError::Corrupt),
                 _ => {}
             }
@@ -247,7 +287,8 @@ mod tests {
 
     fn inflate(d: &mut Decompressor, wire: &[u8], limit: usize) -> Result<Vec<u8>, InflateError> {
         let mut out = Vec::new();
-        d.inflate(wire, true, &mut out, limit)?;
+        let inflated = d.inflate(wire, true, &mut out, usize::MAX, limit)?;
+        assert!(inflated.done && inflated.consumed == wire.len());
         Ok(out)
     }
 
@@ -304,7 +345,7 @@ mod tests {
         let mut d = Decompressor::new(15, true);
         let mut out = Vec::new();
         assert_eq!(
-            d.inflate(&bomb, true, &mut out, 1 << 20),
+            d.inflate(&bomb, true, &mut out, usize::MAX, 1 << 20),
             Err(InflateError::TooLarge)
         );
         assert!(
@@ -314,6 +355,30 @@ mod tests {
         );
         let mut d = Decompressor::new(15, true);
         assert_eq!(inflate(&mut d, &bomb, 10 << 20).unwrap().len(), 10 << 20);
+    }
+
+    #[test]
+    fn output_pauses_at_the_given_size_and_resumes() {
+        let text: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 23) as u8).collect();
+        let mut c = Compressor::new(6, 15, true, 0);
+        let wire = c.compress(&text).unwrap();
+        let mut d = Decompressor::new(15, true);
+        let mut all = Vec::new();
+        let mut rest = &wire[..];
+        let mut pieces = 0;
+        loop {
+            let mut out = Vec::new();
+            let step = d.inflate(rest, true, &mut out, 10_000, usize::MAX).unwrap();
+            assert!(out.len() <= 10_000);
+            all.extend_from_slice(&out);
+            rest = &rest[step.consumed..];
+            pieces += 1;
+            if step.done {
+                break;
+            }
+        }
+        assert!(pieces >= 30, "{pieces}");
+        assert_eq!(all, text);
     }
 
     #[test]
