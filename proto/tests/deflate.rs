@@ -371,6 +371,49 @@ proptest! {
     }
 }
 
+/// A compressed message larger than its payload (incompressible data in
+/// stored blocks, as a sender with context takeover must still send it
+/// compressed) inflates: some peers cut such replies short (wtx 0.46 fails
+/// on incompressible messages of about 60 KB and up).
+#[test]
+fn a_compressed_message_larger_than_its_payload_inflates() {
+    let mut config = deflate_config(15, true, 0);
+    config.deflate.threshold = 0;
+    let mut pair = Pair::new(config.clone(), config);
+    pair.pump();
+    let mut state = 0x853c_49e6_748f_ea9b_u64;
+    let noise: Vec<u8> = (0..60_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let now = pair.now;
+    for sender in [Role::Client, Role::Server] {
+        let side = pair.side(sender);
+        side.send(now, &Message::binary(noise.clone())).unwrap();
+        let wire: Vec<u8> = std::iter::from_fn(|| side.poll_transmit(now))
+            .flatten()
+            .collect();
+        let sent = frames(&wire, sender);
+        assert_eq!(sent[0].0.rsv, 0b100, "sent compressed");
+        assert!(
+            sent[0].1.len() > noise.len() + 5,
+            "{} bytes",
+            sent[0].1.len()
+        );
+        let receiver = match sender {
+            Role::Client => &mut pair.server,
+            Role::Server => &mut pair.client,
+        };
+        receiver.handle_read(now, &wire);
+        let received = std::iter::from_fn(|| receiver.poll_event()).collect::<Vec<_>>();
+        assert_eq!(messages(&received), [Message::binary(noise.clone())]);
+    }
+}
+
 #[test]
 fn a_server_never_fails_the_handshake_over_an_offer() {
     let now = Instant::now();

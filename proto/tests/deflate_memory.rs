@@ -111,8 +111,9 @@ fn bomb_is_stopped_within_the_limit() {
     assert!(growth < 2 << 20, "peak growth {growth} bytes");
 }
 
-/// Memory one open pair holds once idle, after compressed messages.
-fn idle_pair_bytes(config: Config) -> isize {
+/// Memory one connection of an open pair holds: busy (right after
+/// compressed messages in both directions) and once idle.
+fn pair_bytes(config: Config) -> (isize, isize) {
     let before = live();
     let mut pair = Pair::new(config.clone(), config);
     pair.pump();
@@ -127,24 +128,39 @@ fn idle_pair_bytes(config: Config) -> isize {
     assert!(pair.client.deflate().is_some());
     pair.client_events = Vec::new();
     pair.server_events = Vec::new();
+    let busy = live() - before;
     pair.client.release_buffers();
     pair.server.release_buffers();
-    let held = live() - before;
+    let idle = live() - before;
     drop(pair);
-    held / 2
+    (busy / 2, idle / 2)
 }
 
 fn idle_connections_hold_no_zlib_state_without_context_takeover() {
-    let default = idle_pair_bytes(Config::default());
+    let (busy, idle) = pair_bytes(Config::default());
     let mut takeover = Config::default();
     takeover.deflate.local_no_context_takeover = false;
     takeover.deflate.remote_no_context_takeover = false;
-    let takeover = idle_pair_bytes(takeover);
-    println!("idle connection after compressed messages: {default} bytes by default, {takeover} with context takeover");
-    assert!(default < 8 << 10, "{default} bytes");
+    let (busy_takeover, idle_takeover) = pair_bytes(takeover);
+    let mut small = Config::default();
+    small.deflate.local_max_window_bits = 10;
+    small.deflate.remote_max_window_bits = 10;
+    small.deflate.local_no_context_takeover = false;
+    small.deflate.remote_no_context_takeover = false;
+    let (busy_small, idle_small) = pair_bytes(small);
+    println!(
+        "per connection, busy / idle: default {busy} / {idle} bytes; \
+         context takeover {busy_takeover} / {idle_takeover}; \
+         context takeover with 10-bit windows {busy_small} / {idle_small}"
+    );
+    assert!(idle < 8 << 10, "{idle} bytes");
     assert!(
-        takeover > 64 << 10,
-        "{takeover} bytes: the contexts must be kept"
+        busy > idle + (64 << 10),
+        "{busy} bytes: the engines work while busy"
+    );
+    assert!(
+        idle_takeover > 64 << 10,
+        "{idle_takeover} bytes: the contexts must be kept"
     );
 }
 
