@@ -3,15 +3,8 @@
 
 mod support;
 
-use rusty_socket_proto::{CloseCode, CloseFrame, CloseReason, Event, Message, SendError};
-use support::Pair;
-
-fn closed(events: &[Event]) -> Option<&CloseReason> {
-    events.iter().find_map(|e| match e {
-        Event::Closed(reason) => Some(reason),
-        _ => None,
-    })
-}
+use rusty_socket_proto::{CloseCode, CloseFrame, CloseReason, Message, SendError};
+use support::{closed, Pair};
 
 /// Closes an open pair from the server with `code` and returns what each
 /// side reported as the end of the connection.

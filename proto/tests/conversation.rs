@@ -11,24 +11,7 @@ use rusty_socket_proto::{
     Accept, ClientRequest, CloseCode, CloseFrame, CloseReason, Config, Event, Message, MessageKind,
     Reject, Role, SendError, State, Timer,
 };
-use support::Pair;
-
-fn messages(events: &[Event]) -> Vec<Message> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn closed(events: &[Event]) -> Option<&CloseReason> {
-    events.iter().find_map(|e| match e {
-        Event::Closed(reason) => Some(reason),
-        _ => None,
-    })
-}
+use support::{closed, messages, Pair};
 
 #[test]
 fn handshake_then_messages_both_ways() {

@@ -11,24 +11,7 @@ use rusty_socket_proto::{
     apply_mask, Bytes, CloseReason, Config, Connection, Decoded, Event, FrameHeader, Message,
     OpCode, PreparedMessage, ProtocolError, Role,
 };
-use support::Pair;
-
-fn messages(events: &[Event]) -> Vec<Message> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            Event::Message(message) => Some(message.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn closed(events: &[Event]) -> Option<&CloseReason> {
-    events.iter().find_map(|event| match event {
-        Event::Closed(reason) => Some(reason),
-        _ => None,
-    })
-}
+use support::{closed, messages, Pair};
 
 /// The frames in `bytes` (as a `role` endpoint sent them), unmasked.
 fn frames(bytes: &[u8], role: Role) -> Vec<(FrameHeader, Vec<u8>)> {

@@ -11,14 +11,7 @@ use proptest::prelude::*;
 use rusty_socket_proto::{
     Bytes, CloseReason, Config, Connection, Event, Message, Reject, Role, State, Timer,
 };
-use support::Pair;
-
-fn closed(events: &[Event]) -> Option<&CloseReason> {
-    events.iter().find_map(|event| match event {
-        Event::Closed(reason) => Some(reason),
-        _ => None,
-    })
-}
+use support::{closed, Pair};
 
 fn drain_events(conn: &mut Connection) -> Vec<Event> {
     std::iter::from_fn(|| conn.poll_event()).collect()

@@ -5,7 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use rusty_socket_proto::{Accept, ClientRequest, Config, Connection, Event, Role};
+use rusty_socket_proto::{
+    Accept, ClientRequest, CloseReason, Config, Connection, Event, Message, Role,
+};
 
 /// The default config without permessage-deflate.
 pub fn plain() -> Config {
@@ -114,4 +116,23 @@ impl Pair {
         self.client.handle_timeout(self.now);
         self.server.handle_timeout(self.now);
     }
+}
+
+/// The messages among `events`.
+pub fn messages(events: &[Event]) -> Vec<Message> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The reason in the `Closed` event among `events`, if any.
+pub fn closed(events: &[Event]) -> Option<&CloseReason> {
+    events.iter().find_map(|e| match e {
+        Event::Closed(reason) => Some(reason),
+        _ => None,
+    })
 }
