@@ -29,12 +29,23 @@ use wsstd::{ClientRequest, CloseCode, Config, Deflate, Message, ProtocolError, R
 /// The longest a Python process may run (a client script, or the wait for
 /// a server's port); each script bounds itself too.
 const PYTHON_TIMEOUT: Duration = Duration::from_secs(90);
-/// How long a Python server lives at most (its own bound, in seconds).
-const SERVER_LIFETIME: &str = "120";
+/// How long a Python server lives at most (its own bound, in seconds): what
+/// bounds a conversation with one that stops answering, since its pings
+/// keep our `idle_timeout` from firing.
+const SERVER_LIFETIME: &str = "60";
 /// The limit of our server in the compression-bomb test, and what the
 /// bomb inflates to.
 const BOMB_LIMIT: usize = 1 << 20;
 const BOMB_SIZE: usize = 10 << 20;
+/// Our side gives up on a silent peer after this long (`idle_timeout`), so
+/// a Python peer that stops answering fails a test instead of hanging it.
+const IDLE: Duration = Duration::from_secs(30);
+
+/// `config` with our side bounded in time too.
+fn bounded(mut config: Config) -> Config {
+    config.idle_timeout = Some(IDLE);
+    config
+}
 
 /// The Python to run, or `None` when the test is to be skipped.
 fn python() -> Option<PathBuf> {
@@ -348,7 +359,13 @@ async fn python_server_and_our_tokio_client() {
         // Twice: the second round finds a warm context where it is kept.
         for message in messages().into_iter().chain(messages()) {
             ws.send(message.clone()).await.unwrap();
-            let echo = ws.recv().await.unwrap().expect("an echo, not the end");
+            // websockets pings every 20 s: a slow run may see one first.
+            let echo = loop {
+                match ws.recv().await.unwrap().expect("an echo, not the end") {
+                    Message::Ping(_) | Message::Pong(_) => {}
+                    echo => break echo,
+                }
+            };
             assert!(
                 echo == message,
                 "{name}: sent {}, got {}",
@@ -359,7 +376,9 @@ async fn python_server_and_our_tokio_client() {
         ws.close(CloseCode::NORMAL, "done").await.unwrap();
         let mut after = Vec::new();
         while let Some(message) = ws.recv().await.expect("a clean closing handshake") {
-            after.push(message);
+            if !matches!(message, Message::Ping(_) | Message::Pong(_)) {
+                after.push(message);
+            }
         }
         assert!(
             matches!(&after[..], [Message::Close(Some(frame))] if frame.code == CloseCode::NORMAL),
@@ -379,7 +398,13 @@ fn python_server_and_our_std_client() {
         check_agreement(name, "std", ws.deflate(), &response, &server);
         for message in messages().into_iter().chain(messages()) {
             ws.send(message.clone()).unwrap();
-            let echo = ws.recv().unwrap().expect("an echo, not the end");
+            // websockets pings every 20 s: a slow run may see one first.
+            let echo = loop {
+                match ws.recv().unwrap().expect("an echo, not the end") {
+                    Message::Ping(_) | Message::Pong(_) => {}
+                    echo => break echo,
+                }
+            };
             assert!(
                 echo == message,
                 "{name}: sent {}, got {}",
@@ -390,7 +415,9 @@ fn python_server_and_our_std_client() {
         ws.close(CloseCode::NORMAL, "done").unwrap();
         let mut after = Vec::new();
         while let Some(message) = ws.recv().expect("a clean closing handshake") {
-            after.push(message);
+            if !matches!(message, Message::Ping(_) | Message::Pong(_)) {
+                after.push(message);
+            }
         }
         assert!(
             matches!(&after[..], [Message::Close(Some(frame))] if frame.code == CloseCode::NORMAL),
@@ -412,10 +439,14 @@ async fn tokio_server(config: Config) -> (String, tokio::task::JoinHandle<Served
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        let mut ws = wstokio::accept_with(stream, config, |_| Ok(wstokio::Accept::default()))
+        let (stream, _) = tokio::time::timeout(PYTHON_TIMEOUT, listener.accept())
             .await
-            .expect("the Python client's handshake");
+            .expect("the Python client connects in time")
+            .unwrap();
+        let mut ws =
+            wstokio::accept_with(stream, bounded(config), |_| Ok(wstokio::Accept::default()))
+                .await
+                .expect("the Python client's handshake");
         let deflate = ws.deflate();
         let mut echoed = 0;
         let end = loop {
