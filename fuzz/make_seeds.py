@@ -14,6 +14,7 @@ Run from anywhere: python3 fuzz/make_seeds.py
 
 import os
 import struct
+import zlib
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
@@ -45,7 +46,7 @@ CLOSE_1000 = bytes([0x88, 0x02, 0x03, 0xE8])
 
 OPS = ["Read", "Frame", "Send", "SendFragment", "SendPrepared", "Ping", "Pong", "Close",
        "Accept", "Transmit", "Write", "Sleep", "Wake", "Eof", "Reset", "TransmitLimited",
-       "WriteLimited"]
+       "WriteLimited", "Deflated"]
 
 
 def u8(v):
@@ -128,8 +129,40 @@ def limits(frame=255, message=1023, outgoing=1023, streaming=False, auto_pong=Tr
             + u8(auto_pong) + u8(keepalive) + u8(idle) + u8(close_ms))
 
 
-def connection(limit_bytes, eager, ops, tape):
-    return limit_bytes + u8(eager) + b"".join(ops) + b"\x00" + tape
+def deflated_op(n, text=True, times=0, level=6, frames=0, split=0):
+    return op("Deflated", u8(text), u16(n), u8(times), u8(level), u8(frames), u16(split))
+
+
+def agreement(role, server_nct=False, client_nct=False, server_bits=15, client_bits=15,
+              level=1, threshold=0):
+    """`Some(DeflateParams)` for the `role` under test, the window bits as
+    agreed (server 8 to 15; client 9 to 15 when the server is under test,
+    8 to 15 when the client is)."""
+    client_raw = client_bits - (9 if role == "server" else 8)
+    return (b"\x01" + u8(server_nct) + u8(client_nct) + u8(server_bits - 8) + u8(client_raw)
+            + u8(level) + u8(threshold))
+
+
+def connection(limit_bytes, eager, ops, tape, deflate=None):
+    """`deflate`: bytes from `agreement()`, or None for no agreement."""
+    return limit_bytes + (deflate or b"\x00") + u8(eager) + b"".join(ops) + b"\x00" + tape
+
+
+def deflated(data, wbits=15, level=6, compressor=None):
+    """One compressed message (RFC 7692 section 7.2.1): raw deflate, sync
+    flush, without the 00 00 ff ff the flush ends with. Pass `compressor`
+    to keep its context (context takeover)."""
+    c = compressor or zlib.compressobj(level, zlib.DEFLATED, -wbits)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+def inflate_input(payload, wbits=15, limit=1024, reset=True, end=True, streaming=False,
+                  again=False, cuts=()):
+    """The `inflate` target's input; `limit` is max_message_size (1 + 4k)."""
+    return (u8(wbits - 9) + u16((limit - 1) // 4) + u8(reset) + u8(end) + u8(streaming)
+            + u8(again) + b"".join(b"\x01" + u8(c) for c in cuts) + b"\x00" + payload)
 
 
 def write_seeds(target, seeds):
@@ -172,6 +205,23 @@ def main():
                b"Content-Length: 0\r\n\r\n",
     })
 
+    text = b"A WebSocket message, compressed. " * 20
+    bomb = deflated(bytes(1 << 20), level=9)
+    write_seeds("inflate", {
+        "hello-rfc7692": inflate_input(bytes([0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00])),
+        "stored-hello": inflate_input(bytes([0x00, 0x05, 0x00, 0xFA, 0xFF]) + b"Hello"),
+        "final-block": inflate_input(bytes([0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00]),
+                                     again=True, reset=False),
+        "text-cut": inflate_input(deflated(text, wbits=9), wbits=9, cuts=(7, 0, 30),
+                                  streaming=True),
+        "text-twice-takeover": inflate_input(deflated(text, wbits=12), wbits=12, reset=False,
+                                             again=True, cuts=(50,)),
+        "unfinished": inflate_input(deflated(text)[:40], end=False, streaming=True, cuts=(9,)),
+        "bomb": inflate_input(bomb, limit=64 << 10, cuts=(200, 3)),
+        "bomb-streaming": inflate_input(bomb, limit=4097, streaming=True),
+        "garbage": inflate_input(bytes([0xFF, 0xFF, 0xFF, 0xFF, 0x12, 0x34]), cuts=(2,)),
+    })
+
     # Client: the server's frames arrive as they are on the wire (unmasked).
     rfc = HELLO + HEL + LO + PING + BIN_256
     write_seeds("connection_client", {
@@ -208,6 +258,42 @@ def main():
             sleep(15), transmit(),
         ], bytes(200)),
     })
+    words = b"A WebSocket message, compressed. "
+    hello = bytes([0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00])
+    write_seeds("connection_client", {
+        "deflate-takeover": connection(limits(), 0, [
+            deflated_op(len(words), times=3), deflated_op(len(words), times=2, frames=2, split=4),
+            frame(0xC1, len(hello), masked=False), send(len(words), times=4), send(5),
+            transmit(), send(len(words), times=4), transmit(),
+        ], words * 2 + hello + words + b"Hello" + words,
+            deflate=agreement("client", server_bits=12, client_bits=10, level=6)),
+        "deflate-no-takeover-8": connection(limits(streaming=True), 0, [
+            deflated_op(len(words), times=9, frames=3), send(len(words), times=4), transmit(),
+            frame(0xC2, 4, masked=False),
+        ], words + words + b"\xff\xff\xff\xff",
+            deflate=agreement("client", server_nct=True, client_nct=True, server_bits=8,
+                              client_bits=8, threshold=10)),
+        "rsv1-without-deflate": connection(limits(), 0, [deflated_op(5), transmit()], b"Hello"),
+    })
+    write_seeds("connection_server", {
+        "deflate-takeover": connection(limits(), 0, [
+            deflated_op(len(words), times=3), deflated_op(len(words), times=2, frames=2, split=9),
+            frame(0xC1, len(hello)), send(len(words), times=4), prepared(len(words), times=2),
+            transmit(), frame(0xC9, 0), transmit(),
+        ], words * 2 + hello + words * 2,
+            deflate=agreement("server", server_bits=9, client_bits=13, level=9)),
+        "deflate-no-takeover": connection(limits(streaming=True, message=200), 0, [
+            deflated_op(len(words), times=3, frames=1), prepared(len(words), times=3),
+            send(len(words), times=3), write(40), deflated_op(100, text=False, times=50),
+            transmit(),
+        ], words * 3 + bytes(100),
+            deflate=agreement("server", server_nct=True, client_nct=True, server_bits=8,
+                              client_bits=9, threshold=20)),
+        "deflate-garbage": connection(limits(), 0, [frame(0xC1, 6), transmit()],
+                                      bytes([0xFF, 0xFF, 0xFF, 0xFF, 0x12, 0x34]),
+                                      deflate=agreement("server")),
+    })
+
     # Server: the client's frames are built by `Frame` ops, masked.
     text = b"Hello" + b"Hel" + b"lo" + b"Hello"
     write_seeds("connection_server", {

@@ -58,6 +58,20 @@
 //! - **Wire**: everything transmitted parses as valid frames (see
 //!   [`Wire`]); the data and close frames sent through the API come out in
 //!   order and unchanged.
+//! - **permessage-deflate** (when `Input::deflate` agrees it; the
+//!   agreement must be exactly the one the handshake asked for): a whole
+//!   message we send (`send`, `send_prepared`) is compressed exactly when,
+//!   and into exactly as many bytes as, a flate2 compressor with the agreed
+//!   window, context takeover, level and threshold says (see
+//!   [`Deflater`]); fragments and control frames never; the wire inflates
+//!   RSV1 frames and compares them with what was sent. Compressed messages
+//!   from the script (`Op::Deflated`, or `Op::Frame` with RSV bits) on a
+//!   clean stream are delivered exactly as a flate2 inflater kept for that
+//!   direction inflates them, or fail the open connection with the code
+//!   predicted: 1002 for RSV bits not allowed (no agreement, a control or
+//!   continuation frame, RSV2/RSV3), 1007 for invalid deflate data or
+//!   UTF-8, 1009 past `max_frame_size` or `max_message_size` (see
+//!   `Driver::compressed`).
 //! - **Closing**: whenever the connection leaves the open state with a close
 //!   frame (ours, the echo of the peer's, or a protocol error's), the queue
 //!   ends with that close frame and it follows all data queued before; an
@@ -81,10 +95,13 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use rusty_socket_proto::{
     accept_key, apply_mask, Accept, AcceptError, Bytes, CloseCode, CloseFrame, CloseReason, Config,
-    Connection, Event, Fragment, FrameHeader, Message, MessageKind, OpCode, PreparedMessage, Role,
-    SendError, State, Timer, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
+    Connection, Deflate, Event, Fragment, FrameHeader, Message, MessageKind, OpCode,
+    PreparedMessage, Role, SendError, State, Timer, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
 };
 
+use flate2::{Compress, Compression};
+
+use crate::deflate::{deflate_message, Deflater, Inflater, CORRUPT, TOO_LARGE};
 use crate::handshake::{client_request, CLIENT_SEED};
 use crate::wire::{frame_len, Frame, Wire};
 
@@ -101,6 +118,9 @@ const IDLE_CLOSE: (u16, &str) = (1001, "idle timeout");
 pub struct Input<'a> {
     /// The connection's limits and timers.
     pub limits: Limits,
+    /// permessage-deflate agreed in the opening handshake, with these
+    /// parameters; `None`: the handshake does not agree it.
+    pub deflate: Option<DeflateParams>,
     /// How many tape bytes arrive in the same read as the handshake, right behind it.
     pub eager: u8,
     /// What happens, in order.
@@ -149,6 +169,42 @@ impl Limits {
         config.idle_timeout = ms(self.idle_ms);
         config.close_timeout = ms(self.close_ms);
         config
+    }
+}
+
+/// The permessage-deflate agreement (RFC 7692) the peer's side of the
+/// handshake makes: a server under test is offered it by the request, a
+/// client under test gets it in the 101 response.
+#[derive(Arbitrary, Debug, Clone)]
+pub struct DeflateParams {
+    /// `server_no_context_takeover`.
+    pub server_no_context_takeover: bool,
+    /// `client_no_context_takeover`.
+    pub client_no_context_takeover: bool,
+    /// `server_max_window_bits` is 8 + this % 8 (asked by the client, or
+    /// set by the server).
+    pub server_bits: u8,
+    /// `client_max_window_bits`: 9 + this % 7 for the server under test
+    /// (its own request to the client), 8 + this % 8 set by the server for
+    /// the client under test.
+    pub client_bits: u8,
+    /// Our compression level is this % 10.
+    pub level: u8,
+    /// Our compression threshold.
+    pub threshold: u8,
+}
+
+impl DeflateParams {
+    fn server_bits(&self) -> u8 {
+        8 + self.server_bits % 8
+    }
+
+    /// Our `DeflateConfig`'s level and threshold.
+    fn configure(&self, config: &mut Config) {
+        config.deflate.level = u32::from(self.level % 10);
+        config.deflate.threshold = self.threshold.into();
+        config.deflate.local_no_context_takeover = false;
+        config.deflate.remote_no_context_takeover = false;
     }
 }
 
@@ -206,6 +262,20 @@ pub enum Op {
     /// A vectored write of everything `transmit_chunks_limited(dst, max)`
     /// gives, then `advance_transmit`.
     WriteLimited { max: u16 },
+    /// A message arrives compressed (RSV1 on its first frame), with the
+    /// peer's compressor (the agreed window and context takeover; a fresh
+    /// 15-bit one when deflate was not agreed) at `level % 10`: a text (the
+    /// bytes made valid UTF-8) or binary message of the bytes repeated as
+    /// for `Send`, its compressed bytes cut into `1 + frames % 4` frames,
+    /// each arriving in two reads cut at `split`.
+    Deflated {
+        text: bool,
+        len: u16,
+        times: u8,
+        level: u8,
+        frames: u8,
+        split: u16,
+    },
 }
 
 /// How much a step may change the output queue (once closed, it must be empty).
@@ -346,6 +416,8 @@ enum Expect {
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     Close(Option<CloseFrame>),
+    /// A protocol error, failing the open connection with one of these codes.
+    Fail(Vec<u16>),
 }
 
 /// What the events of one step delivered.
@@ -402,16 +474,54 @@ pub struct Driver<'a> {
     rx_clean: bool,
     /// What the frame read in this step must be delivered as.
     expect: Option<Expect>,
+    /// The length of the request a server under test received.
+    request_len: usize,
+    /// The permessage-deflate agreement, if any.
+    deflate: Option<Deflate>,
+    /// The connection's compressor, predicted.
+    deflater: Option<Deflater>,
+    /// The connection's decompressor, while `rx_clean`.
+    inflater: Option<Inflater>,
+    /// The peer's compressor (`Op::Deflated`) while it keeps its context.
+    peer: Option<Compress>,
+    /// The peer's window, and whether it resets after every message.
+    peer_window: u8,
+    peer_reset: bool,
 }
 
 impl<'a> Driver<'a> {
     /// A server that received [`REQUEST`] (and `input.eager` tape bytes in
     /// the same read) and accepted it.
+    ///
+    /// With `input.deflate`, the request offers permessage-deflate (with
+    /// `client_max_window_bits`, and the server's window and the context
+    /// takeovers asked for), the server asks for the client's window, and
+    /// the agreement must be the one asked for.
     pub fn server(input: &Input<'a>) -> Self {
-        let config = input.limits.config();
+        let mut config = input.limits.config();
+        let mut request = REQUEST.to_vec();
+        if let Some(params) = &input.deflate {
+            params.configure(&mut config);
+            config.deflate.remote_max_window_bits = 9 + params.client_bits % 7;
+            let mut offer = String::from("permessage-deflate; client_max_window_bits");
+            if params.server_no_context_takeover {
+                offer.push_str("; server_no_context_takeover");
+            }
+            if params.client_no_context_takeover {
+                offer.push_str("; client_no_context_takeover");
+            }
+            offer.push_str(&format!(
+                "; server_max_window_bits={}",
+                params.server_bits()
+            ));
+            request.truncate(request.len() - 2);
+            request
+                .extend_from_slice(format!("Sec-WebSocket-Extensions: {offer}\r\n\r\n").as_bytes());
+        }
         let conn = Connection::server(config.clone(), Instant::now()).expect("config");
         let mut driver = Driver::new(conn, config, input.tape, Wire::new(Role::Server, true));
-        let mut read = REQUEST.to_vec();
+        driver.request_len = request.len();
+        let mut read = request;
         read.extend_from_slice(driver.take(input.eager.into()));
         driver.start(&read);
         driver.conn.handle_read(driver.now, &read);
@@ -419,14 +529,43 @@ impl<'a> Driver<'a> {
         assert!(matches!(event, Some(Event::Request(_))), "{event:?}");
         let accepted = driver.conn.accept(driver.now, Accept::default());
         assert_eq!(accepted, Ok(()));
+        driver.agreed(input.deflate.as_ref().map(|params| {
+            (
+                params.server_no_context_takeover,
+                params.client_no_context_takeover,
+                params.server_bits(),
+                9 + params.client_bits % 7,
+            )
+        }));
         driver.after(Phase::Open, 0, Growth::Start);
         driver
     }
 
     /// A client that sent its request and received a valid 101 response for
     /// its key (and `input.eager` tape bytes in the same read).
+    ///
+    /// With `input.deflate`, the client offers plain permessage-deflate (and
+    /// `client_no_context_takeover` as asked), and the response agrees to it
+    /// with the parameters asked for, which the client must adopt.
     pub fn client(input: &Input<'a>) -> Self {
-        let config = input.limits.config();
+        let mut config = input.limits.config();
+        let mut extension = String::new();
+        if let Some(params) = &input.deflate {
+            params.configure(&mut config);
+            config.deflate.local_no_context_takeover = params.client_no_context_takeover;
+            extension.push_str("Sec-WebSocket-Extensions: permessage-deflate");
+            if params.server_no_context_takeover {
+                extension.push_str("; server_no_context_takeover");
+            }
+            if params.client_no_context_takeover {
+                extension.push_str("; client_no_context_takeover");
+            }
+            extension.push_str(&format!(
+                "; server_max_window_bits={}; client_max_window_bits={}\r\n",
+                params.server_bits(),
+                8 + params.client_bits % 8
+            ));
+        }
         let conn = Connection::client(
             &client_request(),
             config.clone(),
@@ -445,7 +584,7 @@ impl<'a> Driver<'a> {
             .expect("the request carries a key");
         let mut read = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-             Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+             Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{extension}\r\n",
             accept_key(key.as_bytes())
         )
         .into_bytes();
@@ -454,6 +593,14 @@ impl<'a> Driver<'a> {
         driver.conn.handle_read(driver.now, &read);
         let event = driver.conn.poll_event();
         assert!(matches!(event, Some(Event::Connected(_))), "{event:?}");
+        driver.agreed(input.deflate.as_ref().map(|params| {
+            (
+                params.server_no_context_takeover,
+                params.client_no_context_takeover,
+                params.server_bits(),
+                8 + params.client_bits % 8,
+            )
+        }));
         driver.after(Phase::Open, 0, Growth::Start);
         driver
     }
@@ -483,14 +630,57 @@ impl<'a> Driver<'a> {
             consumed: 0,
             rx_clean: true,
             expect: None,
+            request_len: REQUEST.len(),
+            deflate: None,
+            deflater: None,
+            inflater: None,
+            peer: None,
+            peer_window: 15,
+            peer_reset: true,
         }
+    }
+
+    /// The agreement must be `expected` (server and client no context
+    /// takeover, server and client window bits); then the model compresses
+    /// and inflates as agreed.
+    fn agreed(&mut self, expected: Option<(bool, bool, u8, u8)>) {
+        let agreed = self.conn.deflate();
+        let got = agreed.map(|d| {
+            (
+                d.server_no_context_takeover,
+                d.client_no_context_takeover,
+                d.server_max_window_bits,
+                d.client_max_window_bits,
+            )
+        });
+        assert_eq!(got, expected, "the permessage-deflate agreement");
+        let Some((server_reset, client_reset, server_bits, client_bits)) = got else {
+            return;
+        };
+        let (local_reset, local_bits, remote_reset, remote_bits) = match self.role {
+            Role::Server => (server_reset, server_bits, client_reset, client_bits),
+            Role::Client => (client_reset, client_bits, server_reset, server_bits),
+        };
+        self.deflater = Some(Deflater::new(
+            self.config.deflate.level,
+            (local_bits >= 9).then_some(local_bits),
+            local_reset,
+            self.config.deflate.threshold,
+        ));
+        self.wire =
+            Wire::new(self.role, self.role == Role::Server).with_deflate(local_bits, local_reset);
+        self.inflater = Some(Inflater::new(remote_bits, remote_reset));
+        // zlib has no 8-bit window: a 9-bit one inflates the same.
+        self.peer_window = remote_bits.max(9);
+        self.peer_reset = remote_reset;
+        self.deflate = agreed;
     }
 
     /// The model of the opening: `read` is the handshake's only read, and
     /// the connection opens at `now`.
     fn start(&mut self, read: &[u8]) {
         let head = match self.role {
-            Role::Server => REQUEST.len(),
+            Role::Server => self.request_len,
             Role::Client => {
                 read.windows(4)
                     .position(|w| w == b"\r\n\r\n")
@@ -543,11 +733,14 @@ impl<'a> Driver<'a> {
                 split,
             } => {
                 let payload = self.take(len.into());
-                let expect = self.well_formed(head, masked, payload);
-                if self.rx_clean && self.phase.delivers() {
-                    self.expect = expect.clone();
-                }
-                self.rx_clean &= expect.is_some();
+                let expect = if head & 0x70 == 0 {
+                    self.well_formed(head, masked, payload)
+                } else if self.rx_clean {
+                    self.compressed(&[(head, payload)], masked)
+                } else {
+                    None
+                };
+                self.expect_frame(expect);
                 let frame = encode_frame(head, masked, payload);
                 let (first, second) = frame.split_at(usize::from(split) % (frame.len() + 1));
                 self.read(first, false);
@@ -611,6 +804,18 @@ impl<'a> Driver<'a> {
                 }
                 self.finish_if_drained();
                 Growth::Exactly(0)
+            }
+            Op::Deflated {
+                text,
+                len,
+                times,
+                level,
+                frames,
+                split,
+            } => {
+                let bytes = self.take(len.into()).repeat(repeat(times));
+                self.deflated(text, &bytes, level, frames, split);
+                Growth::Peer
             }
             Op::Reset => {
                 self.conn.handle_reset();
@@ -677,6 +882,124 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// Sets what the frames of this step must come out as, on a clean
+    /// stream: delivered while the connection delivers; a failure while
+    /// open (the close frame says its code). Anything else, or a failure,
+    /// leaves the stream unclean.
+    fn expect_frame(&mut self, expect: Option<Expect>) {
+        let fail = matches!(expect, Some(Expect::Fail(_)));
+        let due = if fail {
+            self.phase == Phase::Open
+        } else {
+            self.phase.delivers()
+        };
+        if self.rx_clean && due {
+            self.expect = expect.clone();
+        }
+        self.rx_clean &= expect.is_some() && !fail;
+    }
+
+    /// What frames with RSV bits (the first frame's `head` and all the
+    /// payloads; only the first may set RSV) must come out as, on a clean
+    /// stream, masked when `masked`; moves the model's inflater on. `None`
+    /// when the frames leave a message unfinished.
+    ///
+    /// RSV bits other than RSV1 alone on a text or binary frame, and RSV1
+    /// without an agreement, fail with 1002 (so do reserved opcodes and
+    /// fragmented or long control frames, which `FrameHeader::decode`
+    /// refuses first, and a wrong mask, checked after the RSV bits). Then
+    /// each frame's compressed payload must fit `max_frame_size`, and the
+    /// compressed payloads `max_message_size` (1009 from the header); its
+    /// inflated output must fit what is left of `max_message_size` and
+    /// `max_frame_size` (1009), inflate (1007), and for text be valid UTF-8
+    /// as it comes (1007). A text past a limit that shows invalid UTF-8
+    /// before it may fail either way, depending on the reads.
+    fn compressed(&mut self, frames: &[(u8, &[u8])], masked: bool) -> Option<Expect> {
+        let fail = |codes: &[u16]| Some(Expect::Fail(codes.to_vec()));
+        let (head, _) = frames[0];
+        let kind = match head & 0x0f {
+            0x1 => MessageKind::Text,
+            0x2 => MessageKind::Binary,
+            _ => return fail(&[1002]),
+        };
+        let Some(inflater) = self.inflater.as_mut().filter(|_| head & 0x70 == 0x40) else {
+            return fail(&[1002]);
+        };
+        if masked != (self.role == Role::Server) {
+            return fail(&[1002]);
+        }
+        let (max_frame, max_message) = (self.config.max_frame_size, self.config.max_message_size);
+        let text = kind == MessageKind::Text;
+        let mut on_wire = 0;
+        let mut message = Vec::new();
+        for &(head, payload) in frames {
+            on_wire += payload.len();
+            if payload.len() > max_frame || on_wire > max_message {
+                return fail(&[TOO_LARGE]);
+            }
+            let end = head & 0x80 != 0;
+            let limit = (max_message - message.len()).min(max_frame);
+            match inflater.inflate(payload, end, limit) {
+                Ok(output) => message.extend_from_slice(&output),
+                Err(failed) if failed.code == TOO_LARGE && text => {
+                    let shown = failed.output.len().min(limit);
+                    message.extend_from_slice(&failed.output[..shown]);
+                    if utf8_prefix(&message, false) {
+                        return fail(&[TOO_LARGE]);
+                    }
+                    return fail(&[CORRUPT, TOO_LARGE]);
+                }
+                Err(failed) => return fail(&[failed.code]),
+            }
+            if text && !utf8_prefix(&message, end) {
+                return fail(&[CORRUPT]);
+            }
+            if end {
+                return Some(Expect::Data(kind, message));
+            }
+        }
+        None
+    }
+
+    /// `Op::Deflated`: the peer compresses a message and sends it in frames.
+    fn deflated(&mut self, text: bool, bytes: &[u8], level: u8, frames: u8, split: u16) {
+        let (_, plain) = message(text, bytes);
+        let window = self.peer_window;
+        let fresh =
+            || Compress::new_with_window_bits(Compression::new((level % 10).into()), false, window);
+        let compressed = if self.deflate.is_some() && !self.peer_reset {
+            deflate_message(self.peer.get_or_insert_with(fresh), &plain.payload)
+        } else {
+            deflate_message(&mut fresh(), &plain.payload)
+        };
+        let count = 1 + usize::from(frames % 4);
+        let opcode = if text { 0x1 } else { 0x2 };
+        let cuts: Vec<(u8, &[u8])> = (0..count)
+            .map(|i| {
+                let (start, end) = (
+                    i * compressed.len() / count,
+                    (i + 1) * compressed.len() / count,
+                );
+                let head = if i == 0 { 0x40 | opcode } else { 0 };
+                let fin = if i + 1 == count { 0x80 } else { 0 };
+                (head | fin, &compressed[start..end])
+            })
+            .collect();
+        let masked = self.role == Role::Server;
+        let expect = if self.rx_clean {
+            self.compressed(&cuts, masked)
+        } else {
+            None
+        };
+        self.expect_frame(expect);
+        for (head, payload) in cuts {
+            let frame = encode_frame(head, masked, payload);
+            let (first, second) = frame.split_at(usize::from(split) % (frame.len() + 1));
+            self.read(first, false);
+            self.read(second, false);
+        }
+    }
+
     fn send(&mut self, text: bool, bytes: &[u8], before: usize) -> Growth {
         let (message, frame) = message(text, bytes);
         let expected = self.may_send().and_then(|()| match self.sending {
@@ -684,7 +1007,7 @@ impl<'a> Driver<'a> {
             None => self.capacity(before, self.frame_len(frame.payload.len())),
         });
         let result = self.conn.send(self.now, &message);
-        self.sent(result, expected, frame, true)
+        self.sent(result, expected, frame, true, true)
     }
 
     fn send_fragment(&mut self, text: bool, bytes: &[u8], fin: bool, before: usize) -> Growth {
@@ -716,7 +1039,7 @@ impl<'a> Driver<'a> {
         if result.is_ok() {
             self.sending = (!fin).then_some((kind, so_far));
         }
-        self.sent(result, expected, data(opcode, fin, bytes), true)
+        self.sent(result, expected, data(opcode, fin, bytes), true, false)
     }
 
     fn send_prepared(&mut self, text: bool, bytes: &[u8], before: usize) -> Growth {
@@ -730,7 +1053,7 @@ impl<'a> Driver<'a> {
             },
         });
         let result = self.conn.send_prepared(self.now, &prepared);
-        self.sent(result, expected, frame, true)
+        self.sent(result, expected, frame, true, true)
     }
 
     fn send_control(&mut self, opcode: OpCode, len: u8, before: usize) -> Growth {
@@ -746,7 +1069,7 @@ impl<'a> Driver<'a> {
             _ => self.conn.pong(self.now, payload),
         };
         // Control frames may overtake queued data: not checked for order.
-        self.sent(result, expected, data(opcode, true, payload), false)
+        self.sent(result, expected, data(opcode, true, payload), false, false)
     }
 
     fn close(&mut self, code: Option<u16>, reason_len: u8) -> Growth {
@@ -766,7 +1089,13 @@ impl<'a> Driver<'a> {
         if result.is_ok() {
             self.close_sent();
         }
-        self.sent(result, expected, data(OpCode::Close, true, &payload), true)
+        self.sent(
+            result,
+            expected,
+            data(OpCode::Close, true, &payload),
+            true,
+            false,
+        )
     }
 
     /// `poll_transmit_limited(now, max)` (`poll_transmit` for `usize::MAX`),
@@ -1150,6 +1479,15 @@ impl<'a> Driver<'a> {
             Expect::Ping(payload) => assert_eq!(delivered.pings, [payload]),
             Expect::Pong(payload) => assert_eq!(delivered.pongs, [payload]),
             Expect::Close(frame) => assert_eq!(delivered.close, Some(frame)),
+            Expect::Fail(codes) => {
+                assert!(self.failed, "no failure, {codes:?} expected: {delivered:?}");
+                match self.closing {
+                    Some(Closing::Failure(Some(code))) => {
+                        assert!(codes.contains(&code), "failed with {code}, not {codes:?}")
+                    }
+                    other => panic!("{other:?} for a failure with {codes:?}"),
+                }
+            }
         }
     }
 
@@ -1271,12 +1609,14 @@ impl<'a> Driver<'a> {
     }
 
     /// Checks a command's result against the model's; returns its growth.
+    /// A `whole` message is compressed as the model's compressor says.
     fn sent(
         &mut self,
         result: Result<(), SendError>,
         expected: Result<(), SendError>,
-        frame: Frame,
+        mut frame: Frame,
         in_order: bool,
+        whole: bool,
     ) -> Growth {
         assert_eq!(
             result,
@@ -1288,7 +1628,12 @@ impl<'a> Driver<'a> {
         if result.is_err() {
             return Growth::Exactly(0);
         }
-        let len = frame_len(self.role, frame.payload.len());
+        let mut len = frame_len(self.role, frame.payload.len());
+        let deflater = self.deflater.as_mut().filter(|_| whole);
+        if let Some(compressed) = deflater.and_then(|d| d.compress(&frame.payload)) {
+            frame.compressed = true;
+            len = frame_len(self.role, compressed.len());
+        }
         if in_order {
             self.expected.push_back(frame);
         }
@@ -1408,6 +1753,7 @@ fn data(opcode: OpCode, fin: bool, payload: &[u8]) -> Frame {
         opcode,
         fin,
         payload: payload.to_vec(),
+        compressed: false,
     }
 }
 

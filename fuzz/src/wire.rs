@@ -2,6 +2,8 @@
 
 use rusty_socket_proto::{apply_mask, CloseCode, Decoded, FrameHeader, OpCode, Role};
 
+use crate::deflate::Inflater;
+
 /// The bytes of a frame on the wire: header, plus 4 mask bytes from a client.
 pub fn frame_len(sender: Role, payload: usize) -> usize {
     let head = match payload {
@@ -20,18 +22,23 @@ pub struct Frame {
     pub opcode: OpCode,
     /// The FIN bit.
     pub fin: bool,
-    /// The payload, unmasked.
+    /// The payload, unmasked, and inflated when it was compressed.
     pub payload: Vec<u8>,
+    /// It was compressed (RSV1).
+    pub compressed: bool,
 }
 
 /// The output of one connection, parsed as it is transmitted.
 ///
-/// Every frame must decode, carry no RSV bits, be masked exactly when a
+/// Every frame must decode, carry no RSV bits but RSV1 on the first frame
+/// of a data message once permessage-deflate was agreed (its payload then
+/// inflates, in the order sent, with the agreed window and context
+/// takeover, and is returned inflated), be masked exactly when a
 /// client sends it, keep the fragmentation order (no new message inside a
 /// fragmented one, no continuation outside), carry valid UTF-8 in text
 /// messages, and nothing may follow a close frame, whose payload must be
 /// empty or a code valid on the wire plus a UTF-8 reason.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Wire {
     sender: Role,
     /// An HTTP 101 head precedes the frames and has not been seen whole yet.
@@ -42,6 +49,33 @@ pub struct Wire {
     message: Option<(OpCode, Vec<u8>)>,
     /// The close frame sent, if any: `Some(None)` for one without a code.
     pub close: Option<Option<u16>>,
+    /// permessage-deflate was agreed: RSV1 may mark a compressed message.
+    deflate: bool,
+    /// Inflates the compressed messages (none in a copy: see `Clone`).
+    inflater: Option<Inflater>,
+}
+
+/// A copy parses the frames that follow but cannot inflate them (a flate2
+/// engine cannot be copied): its compressed payloads stay compressed and
+/// are not checked.
+impl Clone for Wire {
+    fn clone(&self) -> Self {
+        Wire {
+            sender: self.sender,
+            head_pending: self.head_pending,
+            pending: self.pending.clone(),
+            message: self.message.clone(),
+            close: self.close,
+            deflate: self.deflate,
+            inflater: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Inflater")
+    }
 }
 
 impl Wire {
@@ -54,7 +88,17 @@ impl Wire {
             pending: Vec::new(),
             message: None,
             close: None,
+            deflate: false,
+            inflater: None,
         }
+    }
+
+    /// permessage-deflate was agreed: the sender compresses with a window of
+    /// `window_bits` (8 to 15), resetting after every message when `reset`.
+    pub fn with_deflate(mut self, window_bits: u8, reset: bool) -> Self {
+        self.deflate = true;
+        self.inflater = Some(Inflater::new(window_bits, reset));
+        self
     }
 
     /// Whether everything pushed so far ends at a frame boundary.
@@ -99,7 +143,16 @@ impl Wire {
         if self.pending.len() < end {
             return None;
         }
-        assert_eq!(header.rsv, 0, "RSV bits sent without an extension");
+        let compressed = header.rsv != 0;
+        if compressed {
+            assert!(self.deflate, "RSV bits sent without an extension");
+            assert_eq!(header.rsv, 0b100, "RSV bits other than RSV1");
+            assert!(
+                matches!(header.opcode, OpCode::Text | OpCode::Binary),
+                "RSV1 on a {:?} frame",
+                header.opcode
+            );
+        }
         assert_eq!(
             header.mask.is_some(),
             self.sender == Role::Client,
@@ -109,14 +162,26 @@ impl Wire {
         if let Some(key) = header.mask {
             apply_mask(&mut payload, key, 0);
         }
+        if compressed {
+            if let Some(inflater) = &mut self.inflater {
+                // Compressed messages go out whole: the frame is the message.
+                payload = match inflater.inflate(&payload, header.fin, usize::MAX - 1) {
+                    Ok(inflated) => inflated,
+                    Err(e) => panic!("the connection sent invalid compressed data: {e:?}"),
+                };
+            }
+        }
         Some(Frame {
             opcode: header.opcode,
             fin: header.fin,
             payload,
+            compressed,
         })
     }
 
     fn check(&mut self, frame: &Frame) {
+        // A copy does not inflate: its compressed text cannot be checked.
+        let unchecked = frame.compressed && self.inflater.is_none();
         match frame.opcode {
             OpCode::Text | OpCode::Binary => {
                 assert!(
@@ -146,6 +211,9 @@ impl Wire {
         let Some((opcode, text)) = &mut self.message else {
             return;
         };
+        if unchecked {
+            *opcode = OpCode::Binary;
+        }
         if *opcode == OpCode::Text {
             text.extend_from_slice(&frame.payload);
         }
