@@ -234,6 +234,8 @@ fn run(input: &Input, window: u8, limit: usize, messages: usize, frames: &[&[u8]
     let (mut conn, now) = server(input, window, limit);
     let whole = frames.len() == 1;
     let mut run = Run::default();
+    // The output collected here must not count as the connection's.
+    run.output.reserve(messages * (limit + 1));
     PEAK.store(0, Ordering::Relaxed);
     'messages: for _ in 0..messages {
         for (i, payload) in frames.iter().enumerate() {
