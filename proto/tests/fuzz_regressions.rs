@@ -100,14 +100,13 @@ fn window_9_verdict(compressed: &[u8], read: usize) -> Option<u16> {
     for piece in frame.chunks(read) {
         conn.handle_read(now, piece);
         transmitted(&mut conn, now);
-        while let Some(event) = conn.poll_event() {
-            match event {
-                Event::Message(Message::Binary(_)) => return None,
-                Event::Closed(CloseReason::Protocol(e)) => return Some(e.close_code().0),
+        if let Some(event) = conn.poll_event() {
+            return match event {
+                Event::Message(Message::Binary(_)) => None,
+                Event::Closed(CloseReason::Protocol(e)) => Some(e.close_code().0),
                 other => panic!("{other:?}"),
-            }
+            };
         }
-        transmitted(&mut conn, now);
     }
     while let Some(event) = conn.poll_event() {
         if let Event::Closed(CloseReason::Protocol(e)) = event {
