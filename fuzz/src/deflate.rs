@@ -13,8 +13,10 @@ pub const CORRUPT: u16 = 1007;
 pub const TOO_LARGE: u16 = 1009;
 
 /// Compresses `payload` as one message (section 7.2.1): a sync flush,
-/// without its last four bytes.
-pub fn deflate_message(engine: &mut Compress, payload: &[u8]) -> Vec<u8> {
+/// without its last four bytes. `None` when the flush does not end with
+/// them: zlib emits nothing for an empty message right after another flush
+/// (context takeover).
+pub fn deflate_message(engine: &mut Compress, payload: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(payload.len() * 2 + 1024);
     let mut consumed = 0;
     loop {
@@ -28,21 +30,22 @@ pub fn deflate_message(engine: &mut Compress, payload: &[u8]) -> Vec<u8> {
         }
         out.reserve(out.capacity());
     }
-    assert!(
-        out.ends_with(&SYNC_TAIL),
-        "a sync flush ends with 00 00 ff ff"
-    );
+    if !out.ends_with(&SYNC_TAIL) {
+        return None;
+    }
     out.truncate(out.len() - SYNC_TAIL.len());
-    out
+    Some(out)
 }
 
 /// The documented behaviour of the connection's compressor: whole messages
 /// of at least `threshold` bytes are compressed at `level` (never with an
 /// 8-bit window, which zlib lacks); without context takeover the engine
 /// starts afresh at every message, and a message that does not shrink goes
-/// out as it is.
+/// out as it is, and so does one whose flush does not end as a sync flush
+/// must (the engine then starts afresh).
 pub struct Deflater {
     engine: Compress,
+    level: u32,
     window_bits: Option<u8>,
     reset: bool,
     threshold: usize,
@@ -56,6 +59,7 @@ impl Deflater {
                 false,
                 window_bits.unwrap_or(15),
             ),
+            level,
             window_bits,
             reset,
             threshold,
@@ -67,7 +71,14 @@ impl Deflater {
         if self.window_bits.is_none() || payload.len() < self.threshold {
             return None;
         }
-        let out = deflate_message(&mut self.engine, payload);
+        let Some(out) = deflate_message(&mut self.engine, payload) else {
+            self.engine = Compress::new_with_window_bits(
+                Compression::new(self.level),
+                false,
+                self.window_bits.unwrap_or(15),
+            );
+            return None;
+        };
         if self.reset {
             self.engine.reset();
             if out.len() >= payload.len() {
