@@ -588,10 +588,8 @@ impl Connection {
                     config.threshold,
                 ));
             }
-            self.rx.set_inflater(Decompressor::new(
-                deflate.decompressor_window_bits(role),
-                deflate.remote_no_context_takeover(role),
-            ));
+            self.rx
+                .set_inflater(Decompressor::new(deflate.remote_no_context_takeover(role)));
             self.deflate = Some(deflate);
         }
         #[cfg(not(feature = "deflate"))]

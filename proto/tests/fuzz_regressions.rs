@@ -124,9 +124,10 @@ fn window_9_verdict(compressed: &[u8], read: usize) -> Option<u16> {
 /// so a message inflated in one call may reach back past the agreed window
 /// into its own output, while the same bytes inflated in several calls
 /// cannot. Here a 600-byte block repeats at distance 600 (> 512).
+/// Fixed: the inflater always has a 15-bit window, so such data is
+/// delivered, whatever the reads.
 #[cfg(feature = "deflate")]
 #[test]
-#[ignore = "open: the verdict on data past the agreed window depends on the reads"]
 fn data_past_a_small_window_gets_the_same_verdict_however_it_is_read() {
     use flate2::{Compress, Compression, FlushCompress};
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
@@ -149,6 +150,6 @@ fn data_past_a_small_window_gets_the_same_verdict_however_it_is_read() {
     compressed.truncate(compressed.len() - 4);
     let whole = window_9_verdict(&compressed, usize::MAX);
     let bytewise = window_9_verdict(&compressed, 1);
-    assert_eq!(bytewise, Some(1007), "past the window, read byte by byte");
+    assert_eq!(bytewise, None, "delivered, read byte by byte");
     assert_eq!(whole, bytewise, "the same bytes in one read");
 }

@@ -358,3 +358,24 @@ proptest! {
         prop_assert_eq!(names, expected);
     }
 }
+
+/// Found by the `handshake_request` fuzz target: an offered "subprotocol"
+/// that is not a token (`aaa chat`) was listed, and choosing it was then
+/// refused. Only tokens are listed.
+#[test]
+fn offered_subprotocols_that_are_not_tokens_are_not_listed() {
+    let now = Instant::now();
+    let mut server = Connection::server(plain(), now).unwrap();
+    server.handle_read(
+        now,
+        b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+          Sec-WebSocket-Protocol: aaa chat, chat.v2, \"quoted\"\r\n\r\n",
+    );
+    let Some(Event::Request(request)) = server.poll_event() else {
+        panic!("no request");
+    };
+    assert_eq!(request.protocols(), ["chat.v2"]);
+    let first = request.protocols()[0].clone();
+    server.accept(now, Accept::with_protocol(first)).unwrap();
+}

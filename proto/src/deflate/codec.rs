@@ -146,8 +146,6 @@ pub(crate) struct Inflated {
 #[derive(Debug)]
 pub(crate) struct Decompressor {
     engine: Option<Box<Decompress>>,
-    /// At least 9: a larger window than the sender's always decodes.
-    window_bits: u8,
     /// The peer resets its context after every message, so ours does too.
     reset: bool,
     /// The message's deflate data ended with a final block (BFINAL): the
@@ -157,19 +155,26 @@ pub(crate) struct Decompressor {
 }
 
 impl Decompressor {
-    pub(crate) fn new(window_bits: u8, reset: bool) -> Self {
+    /// Always with a 15-bit window, whatever window was agreed: a larger
+    /// window than the sender's always decodes, and with the agreed one
+    /// zlib would judge data that reaches past it (a peer breaking its
+    /// promise) by how the frames happened to be cut into reads, since it
+    /// checks a distance against its window plus the output of the current
+    /// call only. With 15 bits every distance deflate can encode is valid,
+    /// so any split gives the same verdict. It costs the 32 KiB window even
+    /// when a smaller one was agreed, and only while a message is inflated
+    /// unless the peer keeps its context.
+    pub(crate) fn new(reset: bool) -> Self {
         Decompressor {
             engine: None,
-            window_bits: window_bits.clamp(9, 15),
             reset,
             finished: false,
         }
     }
 
     fn engine(&mut self) -> &mut Decompress {
-        let window_bits = self.window_bits;
         self.engine
-            .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, window_bits)))
+            .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, 15)))
     }
 
     /// Inflates `input`, a piece of a compressed message, appending the
@@ -299,7 +304,7 @@ mod tests {
         let mut c = Compressor::new(6, 15, false, 0);
         let wire = c.compress(b"Hello").expect("compressed");
         assert_eq!(&wire[..], [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
-        let mut d = Decompressor::new(15, true);
+        let mut d = Decompressor::new(true);
         assert_eq!(inflate(&mut d, &wire, 100).unwrap(), b"Hello");
     }
 
@@ -312,7 +317,7 @@ mod tests {
         let second = c.compress(b"Hello").unwrap();
         assert_eq!(&first[..], [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
         assert_eq!(&second[..], [0xf2, 0x00, 0x11, 0x00, 0x00]);
-        let mut d = Decompressor::new(15, false);
+        let mut d = Decompressor::new(false);
         assert_eq!(inflate(&mut d, &first, 100).unwrap(), b"Hello");
         assert_eq!(inflate(&mut d, &second, 100).unwrap(), b"Hello");
     }
@@ -320,7 +325,7 @@ mod tests {
     /// Section 7.2.3.3: a message in one stored (uncompressed) block.
     #[test]
     fn rfc_7692_stored_block_example_inflates() {
-        let mut d = Decompressor::new(15, true);
+        let mut d = Decompressor::new(true);
         let wire = [
             0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
         ];
@@ -331,7 +336,7 @@ mod tests {
     /// set) inflates too.
     #[test]
     fn rfc_7692_final_block_example_inflates() {
-        let mut d = Decompressor::new(15, true);
+        let mut d = Decompressor::new(true);
         let wire = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
         assert_eq!(inflate(&mut d, &wire, 100).unwrap(), b"Hello");
     }
@@ -342,7 +347,7 @@ mod tests {
         let mut c = Compressor::new(9, 15, true, 0);
         let bomb = c.compress(&zeros).unwrap();
         assert!(bomb.len() < 20 << 10, "{} bytes", bomb.len());
-        let mut d = Decompressor::new(15, true);
+        let mut d = Decompressor::new(true);
         let mut out = Vec::new();
         assert_eq!(
             d.inflate(&bomb, true, &mut out, usize::MAX, 1 << 20),
@@ -353,7 +358,7 @@ mod tests {
             "{}",
             out.capacity()
         );
-        let mut d = Decompressor::new(15, true);
+        let mut d = Decompressor::new(true);
         assert_eq!(inflate(&mut d, &bomb, 10 << 20).unwrap().len(), 10 << 20);
     }
 
@@ -362,7 +367,7 @@ mod tests {
         let text: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 23) as u8).collect();
         let mut c = Compressor::new(6, 15, true, 0);
         let wire = c.compress(&text).unwrap();
-        let mut d = Decompressor::new(15, true);
+        let mut d = Decompressor::new(true);
         let mut all = Vec::new();
         let mut rest = &wire[..];
         let mut pieces = 0;
@@ -383,7 +388,7 @@ mod tests {
 
     #[test]
     fn corrupt_data_is_refused() {
-        let mut d = Decompressor::new(15, true);
+        let mut d = Decompressor::new(true);
         assert_eq!(
             inflate(&mut d, &[0xff, 0xff, 0xff, 0xff], 100),
             Err(InflateError::Corrupt)

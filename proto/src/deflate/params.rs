@@ -202,15 +202,6 @@ impl Deflate {
         (bits >= MIN_CONFIG_WINDOW_BITS).then_some(bits)
     }
 
-    /// The window our decompressor is built with: the peer's, raised to 9
-    /// bits, since decompressing with a larger window than the sender's is
-    /// always fine and flate2's `Decompress::new_with_window_bits` panics
-    /// below 9.
-    pub(crate) fn decompressor_window_bits(&self, role: Role) -> u8 {
-        self.remote_max_window_bits(role)
-            .max(MIN_CONFIG_WINDOW_BITS)
-    }
-
     /// Whether we reset our compressor after every message.
     pub(crate) fn local_no_context_takeover(&self, role: Role) -> bool {
         match role {
@@ -297,11 +288,10 @@ mod tests {
         assert!(!agreed.local_no_context_takeover(Role::Client));
         assert!(agreed.remote_no_context_takeover(Role::Client));
         assert_eq!(agreed.compressor_window_bits(Role::Server), Some(10));
-        assert_eq!(agreed.decompressor_window_bits(Role::Server), 12);
     }
 
     #[test]
-    fn an_8_bit_window_means_no_compressor_and_a_9_bit_decompressor() {
+    fn an_8_bit_window_means_no_compressor() {
         let agreed = Deflate {
             server_max_window_bits: 8,
             ..Deflate::default()
@@ -309,7 +299,5 @@ mod tests {
         assert_eq!(agreed.local_max_window_bits(Role::Server), 8);
         assert_eq!(agreed.compressor_window_bits(Role::Server), None);
         assert_eq!(agreed.compressor_window_bits(Role::Client), Some(15));
-        assert_eq!(agreed.decompressor_window_bits(Role::Client), 9);
-        assert_eq!(agreed.decompressor_window_bits(Role::Server), 15);
     }
 }

@@ -5,7 +5,7 @@ use base64::Engine;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, Version};
 
-use super::fields::{check_headers, check_not_reserved, check_protocol};
+use super::fields::{check_headers, check_not_reserved, check_protocol, is_token};
 use super::fields::{ACCEPT_RESERVED, REJECT_RESERVED};
 use super::{accept_key, check_upgrade_headers, complete_head, has_token, header_map};
 use super::{check_parsed, header_tokens};
@@ -59,7 +59,9 @@ impl Request {
         self.header("origin")
     }
 
-    /// The subprotocols the client offers, in its order of preference.
+    /// The subprotocols the client offers, in its order of preference
+    /// (elements that are not RFC 7230 tokens are left out: they could not
+    /// be chosen).
     pub fn protocols(&self) -> &[String] {
         &self.protocols
     }
@@ -257,7 +259,10 @@ pub(crate) fn parse_request(
         None
     };
     let headers = inner.headers();
+    // Subprotocols are tokens (RFC 6455 section 4.1); an element that is
+    // not one cannot be chosen, so it is not listed.
     let protocols = header_tokens(headers, "sec-websocket-protocol")
+        .filter(|protocol| is_token(protocol))
         .map(String::from)
         .collect();
     let extensions = header_tokens(headers, "sec-websocket-extensions")
