@@ -3,11 +3,21 @@
 #
 #   bench/run.sh                      # full run: 5 rounds of 3 s per server
 #   ROUNDS=2 DURATION=1 bench/run.sh  # quick look
+#   SUITES=compression bench/run.sh   # only the permessage-deflate part
 #
 # Environment: ROUNDS (5), DURATION (3 s), WARMUP (1 s), IDLE_CONNS (5000),
 # FANOUT_RECEIVERS (1000), FANOUT_MESSAGES (100), CHAT_PATH (/),
 # BASE_PORT (19100), CORE_SLOWDOWN (1.35), CORE_RETRIES (3), BUSY_MAX (15 %),
-# CARGO_TARGET_DIR.
+# SUITES ("classic compression"), IDLE_DEFLATE_CONNS (2000),
+# CEILING_SECONDS (2), RESULTS_MD (bench/results.md), RESULTS_SVG
+# (bench/results.svg), CARGO_TARGET_DIR.
+#
+# Suites: "classic" is (a)-(f), every message uncompressed: wsload offers no
+# extension (it is its own client, not ours), and fails if a server answers
+# one. "compression" is (g) and (h), JSON echoes with permessage-deflate
+# negotiated without context takeover, against the peers that have it, (i)
+# idle compressed connections, and the in-process ceiling; it writes its own
+# section of results.md, which the classic report keeps.
 #
 # Every server runs pinned to core 0 and wsload to core 1. Servers are
 # restarted for every measurement and run in alternation (A B C A B C ...),
@@ -32,6 +42,15 @@ IDLE_CONNS=${IDLE_CONNS:-5000}
 FANOUT_RECEIVERS=${FANOUT_RECEIVERS:-1000}
 FANOUT_MESSAGES=${FANOUT_MESSAGES:-100}
 CHAT_PATH=${CHAT_PATH:-/}
+SUITES=${SUITES:-classic compression}
+IDLE_DEFLATE_CONNS=${IDLE_DEFLATE_CONNS:-2000}
+CEILING_SECONDS=${CEILING_SECONDS:-2}
+RESULTS_MD=${RESULTS_MD:-bench/results.md}
+RESULTS_SVG=${RESULTS_SVG:-bench/results.svg}
+CLASSIC=0
+COMPRESSION=0
+[[ " $SUITES " == *" classic "* ]] && CLASSIC=1
+[[ " $SUITES " == *" compression "* ]] && COMPRESSION=1
 BASE_PORT=${BASE_PORT:-19100}
 CORE_SLOWDOWN=${CORE_SLOWDOWN:-1.35}
 CORE_RETRIES=${CORE_RETRIES:-3}
@@ -84,13 +103,18 @@ WSLOAD=$REL/wsload
 # -------------------------------------------------------------- servers
 
 SERVERS=()
-declare -A BIN PORT
+declare -A BIN PORT ARGS
+NEXT_PORT=$((BASE_PORT + 1))
+# Usage: add_server NAME BINARY [SERVER_ARGS...]
 add_server() {
     local name=$1 bin=$2
+    shift 2
     if [[ -x $bin ]]; then
         SERVERS+=("$name")
         BIN[$name]=$bin
-        PORT[$name]=$((BASE_PORT + ${#SERVERS[@]}))
+        PORT[$name]=$NEXT_PORT
+        ARGS[$name]="$*"
+        NEXT_PORT=$((NEXT_PORT + 1))
     else
         log "   skipping $name: $bin does not exist"
         NOTES+=("$name not measured: binary missing")
@@ -102,6 +126,17 @@ add_server tungstenite "$REL/peer_tungstenite"
 add_server fastwebsockets "$REL/peer_fastwebsockets"
 add_server tokio-websockets "$REL/peer_tokio_websockets"
 add_server raw "$REL/raw_echo"
+CLASSIC_SERVERS=("${SERVERS[@]}")
+# Compression: ours at the default level 1 and at wtx's level 5, and the
+# peers with permessage-deflate (see the peer sources for their settings).
+SERVERS=()
+add_server ours-tokio "$WORK/bin/ours-tokio"
+add_server ours-tokio-l5 "$WORK/bin/ours-tokio" --deflate-level 5
+add_server ours-std "$WORK/bin/ours-std"
+add_server wtx "$REL/peer_wtx"
+add_server yawc "$REL/peer_yawc" 1
+COMPRESSION_SERVERS=("${SERVERS[@]}")
+SERVERS=("${CLASSIC_SERVERS[@]}")
 CORE_PORT=$((BASE_PORT + 50))
 CHAT_PORT=$((BASE_PORT + 51))
 
@@ -138,7 +173,8 @@ stop_server() {
     fi
 }
 
-start_echo() { start_server "$1" "${PORT[$1]}" "${BIN[$1]}" "127.0.0.1:${PORT[$1]}"; }
+# shellcheck disable=SC2086 # ARGS holds flags meant to split
+start_echo() { start_server "$1" "${PORT[$1]}" "${BIN[$1]}" "127.0.0.1:${PORT[$1]}" ${ARGS[$1]}; }
 
 # wsload pinned to the client core.
 client() { taskset -c "$CLIENT_CORE" "$WSLOAD" "$@"; }
@@ -278,8 +314,9 @@ run_round() {
 
 # ---------------------------------------------------------- sanity check
 
-log "== sanity check"
 CHECKED=()
+if ((CLASSIC)); then
+log "== sanity check"
 for name in "${SERVERS[@]}"; do
     start_echo "$name" || {
         NOTES+=("$name excluded: did not start")
@@ -301,6 +338,7 @@ for name in "${SERVERS[@]}"; do
     fi
     stop_server
 done
+fi
 
 # ------------------------------------------------------------- throughput
 
@@ -352,6 +390,7 @@ if (($(ulimit -n) < IDLE_CONNS + 256)); then
     IDLE_CONNS=$(($(ulimit -n) - 256))
     NOTES+=("idle connections reduced to $IDLE_CONNS by the open-file limit")
 fi
+if ((CLASSIC)); then
 log "== (e) $IDLE_CONNS idle connections"
 for ((round = 1; round <= ROUNDS; round++)); do
     ROUND_FILE=$WORK/round.jsonl
@@ -381,8 +420,106 @@ else
     log "== (f) skipping chat fan-out: chat-server is not built yet"
     NOTES+=("chat fan-out not measured: chat-server binary missing")
 fi
+fi
+
+# ------------------------------------------------------------- compression
+
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || rev="$rev (uncommitted changes)"
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+
+# Chat-like: many connections of small messages, a few in flight each (a
+# chat client rarely has more), enough together to keep one core busy.
+# Documents: fewer connections, two 64 KiB messages in flight each, as in
+# (c) and (d), about 2 MiB uncompressed in flight in all.
+COMPRESSION_CONFIGS=(
+    "g|--conns 64 --window 4 --size 200 --kind json --deflate --deflate-level 1"
+    "h|--conns 16 --window 2 --size 65536 --kind json --deflate --deflate-level 1"
+)
+if ((COMPRESSION)); then
+    SERVERS=("${COMPRESSION_SERVERS[@]}")
+    log "== compression: sanity check (wsload --check --deflate)"
+    CHECKED=()
+    CNOTES=()
+    for name in "${SERVERS[@]}"; do
+        start_echo "$name" || {
+            CNOTES+=("$name excluded: did not start")
+            continue
+        }
+        client --check --deflate --url "ws://127.0.0.1:${PORT[$name]}/" >"$WORK/dcheck-$name.txt" 2>&1 || true
+        stop_server
+        if grep -q -E '^FAIL +json|wsload:' "$WORK/dcheck-$name.txt" || ! grep -q -E '^ok +json' "$WORK/dcheck-$name.txt"; then
+            log "   $name FAILED the compressed JSON check and is excluded:"
+            grep -E 'FAIL|wsload:' "$WORK/dcheck-$name.txt" | head -n5 | sed 's/^/     /' >&2 || true
+            CNOTES+=("$name excluded: failed wsload --check --deflate on JSON")
+            continue
+        fi
+        CHECKED+=("$name")
+        if grep -q '^FAIL' "$WORK/dcheck-$name.txt"; then
+            fails=$(grep '^FAIL' "$WORK/dcheck-$name.txt" | sed -E 's/^FAIL +//; s/ +/ /g' | paste -sd ';' | sed 's/;/; /g')
+            log "   $name: json ok, other cases failed: $fails"
+            CNOTES+=("$name: compressed JSON echoes exact, but wsload --check --deflate failed other cases: $fails")
+        else
+            log "   $name: ok"
+        fi
+    done
+    : >"$WORK/compression.jsonl"
+    for entry in "${COMPRESSION_CONFIGS[@]}"; do
+        config=${entry%%|*}
+        read -r -a args <<<"${entry#*|} --pid @PID@ --warmup $WARMUP --duration $DURATION"
+        log "== ($config) ${args[*]}"
+        for ((round = 1; round <= ROUNDS; round++)); do
+            run_round "$config" "$round" "${args[@]}"
+            flaw=${ROUND_FLAW[$config/$round]:-}
+            if [[ -n $flaw ]]; then CNOTES+=("$config round $round kept in bad conditions: $flaw"); fi
+        done
+        cat "$WORK/results/$config.jsonl" >>"$WORK/compression.jsonl"
+    done
+    log "== (i) $IDLE_DEFLATE_CONNS idle connections with permessage-deflate"
+    for ((round = 1; round <= ROUNDS; round++)); do
+        ROUND_FILE=$WORK/round.jsonl
+        : >"$ROUND_FILE"
+        for name in "${CHECKED[@]}"; do
+            measure "$name" i "$round" --idle "$IDLE_DEFLATE_CONNS" --pid @PID@ --deflate
+        done
+        cat "$ROUND_FILE" >>"$WORK/compression.jsonl"
+    done
+    log "== ceiling: deflate_ceiling on core $SERVER_CORE"
+    for _ in 1 2 3 4 5 6; do
+        (($(busy_pct) <= BUSY_MAX)) && break
+        log "   machine busy: waiting"
+        sleep 5
+    done
+    taskset -c "$SERVER_CORE" "$REL/deflate_ceiling" --json --levels 1,5,6,9 --sizes 200,65536 \
+        --seconds "$CEILING_SECONDS" >"$WORK/ceiling.jsonl"
+    cat "$WORK/ceiling.jsonl" >&2
+    cnotes=(
+        --note "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $rev, $(nproc) × $cpu, Linux $(uname -r)"
+        --note "$ROUNDS rounds of $DURATION s after $WARMUP s warm-up; servers on core $SERVER_CORE, wsload on core $CLIENT_CORE; idle: $IDLE_DEFLATE_CONNS connections"
+        --note "wsload offers \`${OFFER:-permessage-deflate; client_no_context_takeover; server_no_context_takeover}\` and sends JSON compressed once at level 1 (bench/src/payload.rs, bench/src/deflate.rs); it inflates the first echo of each connection, and any echo whose compressed length changes"
+    )
+    for note in ${CNOTES[@]+"${CNOTES[@]}"}; do
+        cnotes+=(--note "$note")
+    done
+    "$REL/bench-report" --compression --input "$WORK/compression.jsonl" --ceiling "$WORK/ceiling.jsonl" \
+        --markdown "$RESULTS_MD" \
+        --config "g=64 conns × window 4, 200 B JSON chat message, permessage-deflate" \
+        --config "h=16 conns × window 2, 64 KiB JSON document, permessage-deflate" \
+        --describe "ours-tokio=rusty-socket-tokio echo_server, proto defaults: level 1, 15-bit windows, no context takeover, threshold 64 B" \
+        --describe "ours-tokio-l5=the same with --deflate-level 5 (level 5)" \
+        --describe "ours-std=rusty-socket-std echo_server, proto defaults (level 1)" \
+        --describe "wtx=wtx 0.46 Flate2 defaults: level 5, 12-bit windows both ways, no context takeover" \
+        --describe "yawc=yawc 0.5 (zlib feature): level 1, 15-bit windows, no context takeover, threshold 0" \
+        "${cnotes[@]}"
+    SERVERS=("${CLASSIC_SERVERS[@]}")
+fi
 
 # ------------------------------------------------------------------ report
+
+if ((!CLASSIC)); then
+    log "raw results and logs: $WORK"
+    exit 0
+fi
 
 flawed=()
 for entry in "${CONFIGS[@]}"; do
@@ -397,9 +534,6 @@ if ((${#flawed[@]} > 0)); then
     NOTES+=("rounds kept after $CORE_RETRIES retries in bad conditions (${#flawed[@]}): ${joined%; }")
 fi
 
-rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || rev="$rev (uncommitted changes)"
-cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 report_notes=(
     --note "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $rev, $(nproc) × $cpu, Linux $(uname -r)"
     --note "$ROUNDS rounds of $DURATION s after $WARMUP s warm-up; servers on core $SERVER_CORE, wsload on core $CLIENT_CORE"
@@ -413,6 +547,6 @@ for entry in "${CONFIGS[@]}" e f; do
     file=$WORK/results/${entry%%|*}.jsonl
     if [[ -f $file ]]; then cat "$file"; fi
 done >"$RESULTS"
-"$REL/bench-report" --input "$RESULTS" --markdown bench/results.md --svg bench/results.svg \
+"$REL/bench-report" --input "$RESULTS" --markdown "$RESULTS_MD" --svg "$RESULTS_SVG" \
     "${report_notes[@]}"
 log "raw results and logs: $WORK"

@@ -11,6 +11,10 @@
 //! `--handshake-timeout DURATION` (`500ms`, `2s`, `off`; default `10s`,
 //! proto's default) bounds the opening handshake, for tests that send
 //! slow requests.
+//!
+//! permessage-deflate is accepted with proto's defaults (level 1, no context
+//! takeover); `--deflate-level N` changes the level, `--no-deflate` declines
+//! every offer.
 
 #[path = "shared/echo.rs"]
 mod echo_loop;
@@ -40,9 +44,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .ok_or("--handshake-timeout needs a duration: 500ms, 2s or off")?;
                 config.handshake_timeout = parse_duration(&text)?;
             }
+            "--deflate-level" => {
+                let n = args.next().ok_or("--deflate-level needs a level, 0 to 9")?;
+                config.deflate.level = n.parse()?;
+                if config.deflate.level > 9 {
+                    return Err("--deflate-level must be 0 to 9".into());
+                }
+            }
+            "--no-deflate" => config.deflate.enabled = false,
             "-h" | "--help" => {
                 println!("usage: echo_server [ADDR] [--threads N]   (default 127.0.0.1:9001)");
                 println!("       [--handshake-timeout DURATION]     (500ms, 2s, off; default 10s)");
+                println!("       [--deflate-level N] [--no-deflate] (permessage-deflate; default on, level 1)");
                 return Ok(());
             }
             other => addr = Some(other.parse()?),

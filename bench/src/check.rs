@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::deflate::{self, DeflateOffer};
 use crate::echo::EchoReader;
 use crate::frame::encode_client_frame;
 use crate::handshake;
@@ -34,20 +35,28 @@ pub struct CheckSummary {
 
 /// Runs every case over one connection, printing one line per case. After a
 /// failure the connection is replaced, so one bug does not hide the others.
-pub async fn run(target: &Target) -> Result<CheckSummary, Error> {
+///
+/// With `deflate`, every connection offers permessage-deflate (the server
+/// must accept it), every message goes compressed, and JSON is checked too.
+pub async fn run(target: &Target, deflate: Option<DeflateOffer>) -> Result<CheckSummary, Error> {
     let mut summary = CheckSummary::default();
-    let mut conn: Option<(TcpStream, Vec<u8>)> = None;
-    for kind in Kind::ALL {
+    let mut conn: Option<(TcpStream, Vec<u8>, Option<u8>)> = None;
+    let json = [Kind::Json];
+    let kinds = Kind::ALL
+        .iter()
+        .chain(if deflate.is_some() { &json[..] } else { &[] });
+    for &kind in kinds {
         for size in SIZES {
-            let (mut stream, leftover) = match conn.take() {
+            let (mut stream, leftover, bits) = match conn.take() {
                 Some(open) => open,
-                None => handshake::open(target, summary.passed as u64).await?,
+                None => open(target, summary.passed as u64, deflate).await?,
             };
             let payload = payload::build(kind, size);
             let len = payload.len();
+            let compress = deflate.zip(bits).map(|(offer, bits)| (offer.level, bits));
             let outcome = tokio::time::timeout(
                 CASE_TIMEOUT,
-                echo_once(&mut stream, &leftover, kind, payload),
+                echo_once(&mut stream, &leftover, kind, payload, compress),
             )
             .await
             .unwrap_or_else(|_| Err(Error::Timeout(format!("no echo within {CASE_TIMEOUT:?}"))));
@@ -55,7 +64,7 @@ pub async fn run(target: &Target) -> Result<CheckSummary, Error> {
                 Ok(()) => {
                     println!("ok    {:<10} {len:>8} B", kind.name());
                     summary.passed += 1;
-                    conn = Some((stream, Vec::new()));
+                    conn = Some((stream, Vec::new(), bits));
                 }
                 Err(error) => {
                     println!("FAIL  {:<10} {len:>8} B: {error}", kind.name());
@@ -67,16 +76,55 @@ pub async fn run(target: &Target) -> Result<CheckSummary, Error> {
     Ok(summary)
 }
 
+/// Connects, offering permessage-deflate if asked; returns the client window
+/// bits the server agreed to, if it did.
+async fn open(
+    target: &Target,
+    nonce: u64,
+    deflate: Option<DeflateOffer>,
+) -> Result<(TcpStream, Vec<u8>, Option<u8>), Error> {
+    let offer = deflate.map(|_| deflate::OFFER);
+    let (stream, leftover, answer) = handshake::open_with(target, nonce, offer).await?;
+    let bits = match (deflate, answer) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(Error::Handshake(
+                "server declined permessage-deflate".into(),
+            ))
+        }
+        (Some(_), Some(answer)) => {
+            deflate::parse_answer(&answer)?.map(|agreed| agreed.client_max_window_bits)
+        }
+    };
+    Ok((stream, leftover, bits))
+}
+
 /// Sends one message and reads exactly one matching echo back. Writing and
 /// reading run together, as the echo of 1 MiB may begin before it is sent.
+/// With `compress` (level, window bits) the message goes compressed.
 async fn echo_once(
     stream: &mut TcpStream,
     leftover: &[u8],
     kind: Kind,
     payload: Vec<u8>,
+    compress: Option<(u32, u8)>,
 ) -> Result<(), Error> {
-    let frame = encode_client_frame(kind.opcode(), &payload, MASK);
-    let mut echoes = EchoReader::websocket(Rc::from(payload), kind.opcode(), true);
+    let (frame, mut echoes) = match compress {
+        Some((level, bits)) => {
+            let mut frame = encode_client_frame(
+                kind.opcode(),
+                &deflate::compress(&payload, level, bits),
+                MASK,
+            );
+            frame[0] |= 0x40;
+            let echoes = EchoReader::websocket_deflate(Rc::from(payload), kind.opcode(), true);
+            (frame, echoes)
+        }
+        None => (
+            encode_client_frame(kind.opcode(), &payload, MASK),
+            EchoReader::websocket(Rc::from(payload), kind.opcode(), true),
+        ),
+    };
     let (mut rd, mut wr) = stream.split();
     let write = async {
         wr.write_all(&frame)

@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use crate::deflate::Inflater;
 use crate::frame::{Decoder, Item};
 use crate::Error;
 
@@ -10,7 +11,12 @@ use crate::Error;
 #[derive(Debug)]
 enum Framing {
     /// WebSocket frames; `opcode` is what every echo must carry.
-    WebSocket { decoder: Decoder, opcode: u8 },
+    WebSocket {
+        decoder: Decoder,
+        opcode: u8,
+        /// Set when permessage-deflate was negotiated.
+        deflate: Option<Box<Compressed>>,
+    },
     /// Plain TCP: every `payload.len()` bytes are one echo.
     Raw,
 }
@@ -26,6 +32,24 @@ pub struct EchoReader {
     verify: bool,
     /// Bytes of the current echo seen so far.
     offset: usize,
+    /// Echoes that came back compressed.
+    compressed: u64,
+}
+
+/// Checking compressed echoes.
+///
+/// Inflating every echo would cost the client about as much as the server's
+/// own inflating, so only some are: every one under `verify`, otherwise the
+/// first, and any whose compressed length differs from the last one
+/// inflated. With `server_no_context_takeover` a server compresses the same
+/// message to the same bytes every time, so the length is a fair check.
+#[derive(Debug, Default)]
+struct Compressed {
+    inflater: Inflater,
+    /// The compressed bytes of the current echo.
+    wire: Vec<u8>,
+    /// Compressed length of the last echo that was inflated and matched.
+    checked_len: Option<u64>,
 }
 
 impl EchoReader {
@@ -35,11 +59,34 @@ impl EchoReader {
             framing: Framing::WebSocket {
                 decoder: Decoder::default(),
                 opcode,
+                deflate: None,
             },
             payload,
             verify,
             offset: 0,
+            compressed: 0,
         }
+    }
+
+    /// Reader for WebSocket echoes over a connection that negotiated
+    /// permessage-deflate: echoes may come compressed or not.
+    pub fn websocket_deflate(payload: Rc<[u8]>, opcode: u8, verify: bool) -> Self {
+        EchoReader {
+            framing: Framing::WebSocket {
+                decoder: Decoder::with_deflate(),
+                opcode,
+                deflate: Some(Box::default()),
+            },
+            payload,
+            verify,
+            offset: 0,
+            compressed: 0,
+        }
+    }
+
+    /// How many echoes came back compressed.
+    pub fn compressed_echoes(&self) -> u64 {
+        self.compressed
     }
 
     /// Reader for a plain TCP echo of repeated `payload` blocks.
@@ -49,6 +96,7 @@ impl EchoReader {
             payload,
             verify,
             offset: 0,
+            compressed: 0,
         }
     }
 
@@ -56,18 +104,51 @@ impl EchoReader {
     pub fn consume(&mut self, mut input: &[u8]) -> Result<usize, Error> {
         let mut completed = 0;
         match &mut self.framing {
-            Framing::WebSocket { decoder, opcode } => {
+            Framing::WebSocket {
+                decoder,
+                opcode,
+                deflate,
+            } => {
                 while let Some(item) = decoder.next(&mut input)? {
                     match item {
+                        Item::Data(data) if decoder.compressed() => {
+                            let state = deflate.as_mut().expect("only with deflate");
+                            state.wire.extend_from_slice(data);
+                        }
                         Item::Data(data) => {
                             check_chunk(&self.payload, self.offset, data, self.verify)?;
                             self.offset += data.len();
                         }
-                        Item::End { opcode: got, len } => {
+                        Item::End {
+                            opcode: got,
+                            len,
+                            compressed,
+                        } => {
                             if got != *opcode {
                                 return Err(Error::Mismatch(format!(
                                     "sent opcode {opcode:#x}, echo has {got:#x}"
                                 )));
+                            }
+                            if compressed {
+                                let state = deflate.as_mut().expect("only with deflate");
+                                if self.verify || state.checked_len != Some(len) {
+                                    state.inflater.begin();
+                                    state.inflater.feed(&state.wire)?;
+                                    let echo = state.inflater.finish()?;
+                                    if echo.len() != self.payload.len() {
+                                        return Err(Error::Mismatch(format!(
+                                            "sent {} bytes, echo inflates to {}",
+                                            self.payload.len(),
+                                            echo.len()
+                                        )));
+                                    }
+                                    check_chunk(&self.payload, 0, echo, true)?;
+                                    state.checked_len = Some(len);
+                                }
+                                state.wire.clear();
+                                self.compressed += 1;
+                                completed += 1;
+                                continue;
                             }
                             if len != self.payload.len() as u64 {
                                 return Err(Error::Mismatch(format!(

@@ -48,8 +48,11 @@ pub enum Item<'a> {
     End {
         /// Opcode of the message's first frame (text or binary).
         opcode: u8,
-        /// Total payload length over all its frames.
+        /// Total payload length over all its frames (on the wire: still
+        /// compressed if `compressed`).
         len: u64,
+        /// The first frame had RSV1 set: permessage-deflate compressed it.
+        compressed: bool,
     },
 }
 
@@ -74,8 +77,11 @@ pub struct Decoder {
     header: [u8; 10],
     header_len: usize,
     control: Vec<u8>,
-    /// Opcode and length so far of the message being received, if any.
-    message: Option<(u8, u64)>,
+    /// Opcode, length so far and compression of the message being
+    /// received, if any.
+    message: Option<(u8, u64, bool)>,
+    /// permessage-deflate was negotiated: RSV1 may mark a message.
+    deflate: bool,
 }
 
 impl Default for Decoder {
@@ -86,11 +92,25 @@ impl Default for Decoder {
             header_len: 0,
             control: Vec::new(),
             message: None,
+            deflate: false,
         }
     }
 }
 
 impl Decoder {
+    /// A decoder for a connection that negotiated permessage-deflate.
+    pub fn with_deflate() -> Self {
+        Decoder {
+            deflate: true,
+            ..Decoder::default()
+        }
+    }
+
+    /// Whether the message being received is compressed.
+    pub fn compressed(&self) -> bool {
+        self.message.is_some_and(|(_, _, compressed)| compressed)
+    }
+
     /// Returns the next item from `input`, advancing it past the bytes used,
     /// or `None` once `input` is used up (state is kept for the next call).
     pub fn next<'a>(&mut self, input: &mut &'a [u8]) -> Result<Option<Item<'a>>, Error> {
@@ -104,8 +124,13 @@ impl Decoder {
                 State::Data { remaining: 0, fin } => {
                     self.state = State::Header;
                     if fin {
-                        let (opcode, len) = self.message.take().expect("data frame has a message");
-                        return Ok(Some(Item::End { opcode, len }));
+                        let (opcode, len, compressed) =
+                            self.message.take().expect("data frame has a message");
+                        return Ok(Some(Item::End {
+                            opcode,
+                            len,
+                            compressed,
+                        }));
                     }
                 }
                 State::Data { remaining, fin } => {
@@ -121,7 +146,7 @@ impl Decoder {
                         remaining: remaining - take as u64,
                         fin,
                     };
-                    if let Some((_, len)) = self.message.as_mut() {
+                    if let Some((_, len, _)) = self.message.as_mut() {
                         *len += take as u64;
                     }
                     return Ok(Some(Item::Data(data)));
@@ -180,13 +205,15 @@ impl Decoder {
         if b1 & 0x80 != 0 {
             return Err(Error::Protocol("server frame is masked".into()));
         }
-        if b0 & 0x70 != 0 {
+        let fin = b0 & 0x80 != 0;
+        let opcode = b0 & 0x0f;
+        // RSV1 is permessage-deflate's, on the first frame of a data message.
+        let rsv1_ok = self.deflate && matches!(opcode, OP_TEXT | OP_BINARY);
+        if b0 & 0x70 != 0 && !(b0 & 0x70 == 0x40 && rsv1_ok) {
             return Err(Error::Protocol(format!(
                 "reserved bits set (first byte {b0:#04x}) without an extension"
             )));
         }
-        let fin = b0 & 0x80 != 0;
-        let opcode = b0 & 0x0f;
         let len = match b1 & 0x7f {
             126 => u64::from(u16::from_be_bytes([self.header[2], self.header[3]])),
             127 => u64::from_be_bytes(self.header[2..10].try_into().expect("8 bytes")),
@@ -199,7 +226,7 @@ impl Decoder {
                         "new data frame inside a fragmented message".into(),
                     ));
                 }
-                self.message = Some((opcode, 0));
+                self.message = Some((opcode, 0, b0 & 0x40 != 0));
                 self.state = State::Data {
                     remaining: len,
                     fin,
@@ -269,7 +296,7 @@ mod tests {
             while let Some(item) = decoder.next(&mut input)? {
                 match item {
                     Item::Data(data) => current.extend_from_slice(data),
-                    Item::End { opcode, len } => {
+                    Item::End { opcode, len, .. } => {
                         assert_eq!(len as usize, current.len());
                         messages.push((opcode, std::mem::take(&mut current)));
                     }
@@ -335,5 +362,28 @@ mod tests {
         assert!(matches!(decode(&[0xC1, 0x00], 2), Err(Error::Protocol(_))));
         assert!(matches!(decode(&[0x80, 0x00], 2), Err(Error::Protocol(_))));
         assert!(matches!(decode(&[0x83, 0x00], 2), Err(Error::Protocol(_))));
+    }
+
+    #[test]
+    fn rsv1_only_with_deflate_and_on_first_frames() {
+        let compressed = server_frame(0xc1, b"xy");
+        assert!(matches!(decode(&compressed, 4), Err(Error::Protocol(_))));
+        let mut decoder = Decoder::with_deflate();
+        let mut input = &compressed[..];
+        assert_eq!(decoder.next(&mut input).unwrap(), Some(Item::Data(b"xy")));
+        assert!(decoder.compressed());
+        assert_eq!(
+            decoder.next(&mut input).unwrap(),
+            Some(Item::End {
+                opcode: OP_TEXT,
+                len: 2,
+                compressed: true
+            })
+        );
+        let mut decoder = Decoder::with_deflate();
+        let continuation = [0x01, 0x00, 0xc0, 0x00];
+        assert!(decoder.next(&mut &continuation[..]).is_err());
+        let mut decoder = Decoder::with_deflate();
+        assert!(decoder.next(&mut &[0xe1, 0x00][..]).is_err());
     }
 }

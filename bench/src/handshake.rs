@@ -30,21 +30,43 @@ pub async fn connect(target: &Target) -> Result<TcpStream, Error> {
 ///
 /// `nonce` only has to differ between connections: the key proves nothing
 /// here, but servers may reject a malformed one, so it is 16 bytes in base64.
+///
+/// No extension is offered, and a server that answers one anyway is an
+/// error: without an offer every frame must be plain RFC 6455.
 pub async fn open(target: &Target, nonce: u64) -> Result<(TcpStream, Vec<u8>), Error> {
-    let mut stream = connect(target).await?;
-    let leftover = handshake(&mut stream, target, nonce).await?;
+    let (stream, leftover, _) = open_with(target, nonce, None).await?;
     Ok((stream, leftover))
 }
 
+/// Like [`open`], offering `extensions` (a `Sec-WebSocket-Extensions` value)
+/// if given; also returns the server's `Sec-WebSocket-Extensions` answer.
+pub async fn open_with(
+    target: &Target,
+    nonce: u64,
+    extensions: Option<&str>,
+) -> Result<(TcpStream, Vec<u8>, Option<String>), Error> {
+    let mut stream = connect(target).await?;
+    let (leftover, answer) = handshake(&mut stream, target, nonce, extensions).await?;
+    Ok((stream, leftover, answer))
+}
+
 /// Sends the upgrade request and checks the `101` response and its accept key.
-async fn handshake(stream: &mut TcpStream, target: &Target, nonce: u64) -> Result<Vec<u8>, Error> {
+async fn handshake(
+    stream: &mut TcpStream,
+    target: &Target,
+    nonce: u64,
+    extensions: Option<&str>,
+) -> Result<(Vec<u8>, Option<String>), Error> {
     let mut raw_key = [0u8; 16];
     raw_key[..8].copy_from_slice(&nonce.to_le_bytes());
     raw_key[8..].copy_from_slice(&(!nonce).rotate_left(17).to_le_bytes());
     let key = base64::engine::general_purpose::STANDARD.encode(raw_key);
+    let offer = extensions
+        .map(|value| format!("Sec-WebSocket-Extensions: {value}\r\n"))
+        .unwrap_or_default();
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n",
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n",
         target.path, target.authority
     );
     stream
@@ -58,8 +80,15 @@ async fn handshake(stream: &mut TcpStream, target: &Target, nonce: u64) -> Resul
         let mut response = httparse::Response::new(&mut headers);
         match response.parse(&buf) {
             Ok(httparse::Status::Complete(end)) => {
-                check_response(&response, &key)?;
-                return Ok(buf.split_off(end));
+                let answer = check_response(&response, &key)?;
+                if extensions.is_none() {
+                    if let Some(answer) = answer {
+                        return Err(Error::Handshake(format!(
+                            "server answered Sec-WebSocket-Extensions: {answer} to a request offering none"
+                        )));
+                    }
+                }
+                return Ok((buf.split_off(end), answer));
             }
             Ok(httparse::Status::Partial) if buf.len() < MAX_RESPONSE => {}
             Ok(httparse::Status::Partial) => {
@@ -81,8 +110,12 @@ async fn handshake(stream: &mut TcpStream, target: &Target, nonce: u64) -> Resul
     }
 }
 
-/// Checks the status, `Upgrade` and `Sec-WebSocket-Accept` of a response.
-fn check_response(response: &httparse::Response<'_, '_>, key: &str) -> Result<(), Error> {
+/// Checks the status, `Upgrade` and `Sec-WebSocket-Accept` of a response;
+/// returns its `Sec-WebSocket-Extensions` (all of them, comma-joined).
+fn check_response(
+    response: &httparse::Response<'_, '_>,
+    key: &str,
+) -> Result<Option<String>, Error> {
     if response.code != Some(101) {
         return Err(Error::Handshake(format!(
             "expected status 101, got {} {}",
@@ -103,8 +136,16 @@ fn check_response(response: &httparse::Response<'_, '_>, key: &str) -> Result<()
         ));
     }
     let expected = accept_key(key);
+    let extensions: Vec<String> = response
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("sec-websocket-extensions"))
+        .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
+    let extensions = (!extensions.is_empty()).then(|| extensions.join(", "));
     match header("sec-websocket-accept") {
-        Some(accept) if accept == expected => Ok(()),
+        Some(accept) if accept == expected => Ok(extensions),
         Some(accept) => Err(Error::Handshake(format!(
             "Sec-WebSocket-Accept is {accept:?}, expected {expected:?}"
         ))),

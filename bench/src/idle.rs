@@ -13,7 +13,17 @@ const SETTLE: Duration = Duration::from_secs(1);
 
 /// Opens `conns` connections (with handshakes unless `raw`), waits, and
 /// reports the growth of process `pid`'s VmRSS per connection.
-pub async fn run(target: &Target, conns: usize, pid: u32, raw: bool) -> Result<IdleResult, Error> {
+///
+/// With `extensions`, every handshake offers them and the server must
+/// accept (answer something): idle connections with permessage-deflate
+/// negotiated.
+pub async fn run(
+    target: &Target,
+    conns: usize,
+    pid: u32,
+    raw: bool,
+    extensions: Option<&str>,
+) -> Result<IdleResult, Error> {
     if conns == 0 {
         return Err(Error::Usage("--idle needs at least 1 connection".into()));
     }
@@ -25,7 +35,13 @@ pub async fn run(target: &Target, conns: usize, pid: u32, raw: bool) -> Result<I
         open.push(if raw {
             handshake::connect(target).await?
         } else {
-            handshake::open(target, i as u64).await?.0
+            let (stream, _, answer) = handshake::open_with(target, i as u64, extensions).await?;
+            if extensions.is_some() && answer.is_none() {
+                return Err(Error::Handshake(
+                    "server declined the extension offered".into(),
+                ));
+            }
+            stream
         });
     }
     tokio::time::sleep(SETTLE).await;

@@ -13,6 +13,8 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod check;
+pub mod deflate;
+pub mod deflate_report;
 pub mod echo;
 pub mod error;
 pub mod fanout;

@@ -18,6 +18,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::task::LocalSet;
 
+use crate::deflate::{self, DeflateOffer};
 use crate::echo::EchoReader;
 use crate::frame::encode_client_frame;
 use crate::handshake;
@@ -56,6 +57,37 @@ pub struct LoadConfig {
     pub duration: Duration,
     /// Compare every echoed byte with what was sent.
     pub verify: bool,
+    /// Offer permessage-deflate, and send compressed messages at this level.
+    /// `None`: offer no extension (the server must then answer none).
+    pub deflate: Option<DeflateOffer>,
+    /// Server process, whose CPU time over the measured interval is read
+    /// from `/proc/PID/stat`.
+    pub server_pid: Option<u32>,
+}
+
+/// Clock ticks per second of `/proc/PID/stat` times (`getconf CLK_TCK`:
+/// 100 on every Linux this runs on).
+const CLK_TCK: f64 = 100.0;
+
+/// CPU time (user + system, all threads) used so far by process `pid`, in
+/// seconds.
+pub fn cpu_seconds(pid: u32) -> Result<f64, Error> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).map_err(Error::io(format!("reading {path}")))?;
+    parse_cpu_ticks(&stat)
+        .map(|ticks| ticks as f64 / CLK_TCK)
+        .ok_or_else(|| Error::Usage(format!("cannot parse {path}")))
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/PID/stat` line. The command
+/// name (field 2) may hold spaces and parentheses: fields are counted from
+/// the last `)`.
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +101,12 @@ enum Phase {
 struct Shared {
     phase: Cell<Phase>,
     messages: Cell<u64>,
+    /// Bytes written and read while measuring (WebSocket frames, headers
+    /// included; TCP/IP overhead not).
+    bytes_out: Cell<u64>,
+    bytes_in: Cell<u64>,
+    /// Echoes received compressed while measuring.
+    compressed: Cell<u64>,
     latency: RefCell<Histogram>,
     failure: RefCell<Option<Error>>,
     failed: Notify,
@@ -105,39 +143,94 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadResult, Error> {
     }
     let kind = if cfg.raw { Kind::Binary } else { cfg.kind };
     let payload: Rc<[u8]> = payload::build(kind, cfg.size).into();
-    let unit = if cfg.raw {
+    let plain = if cfg.raw {
         payload.to_vec()
     } else {
         encode_client_frame(kind.opcode(), &payload, MASK)
     };
-    let block: Rc<[u8]> = unit.repeat(cfg.window).into();
 
     // Connect everything before the clock starts, so that handshakes are not
     // part of the warm-up traffic.
+    let offer = cfg.deflate.map(|_| deflate::OFFER);
     let mut streams = Vec::with_capacity(cfg.conns);
+    let mut negotiated = None;
     for i in 0..cfg.conns {
-        streams.push(if cfg.raw {
-            (handshake::connect(&cfg.target).await?, Vec::new())
+        let (stream, leftover, answer) = if cfg.raw {
+            (handshake::connect(&cfg.target).await?, Vec::new(), None)
         } else {
-            handshake::open(&cfg.target, i as u64).await?
-        });
+            handshake::open_with(&cfg.target, i as u64, offer).await?
+        };
+        let agreed = match (cfg.deflate, answer) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(Error::Handshake(
+                    "server declined permessage-deflate".into(),
+                ))
+            }
+            (Some(_), Some(answer)) => {
+                let agreed = deflate::parse_answer(&answer)?
+                    .ok_or_else(|| Error::Handshake(format!("unusable answer {answer:?}")))?;
+                if !agreed.server_no_context_takeover {
+                    return Err(Error::Handshake(format!(
+                        "server refused server_no_context_takeover: {answer:?}"
+                    )));
+                }
+                Some(agreed)
+            }
+        };
+        if negotiated.is_none() {
+            negotiated = agreed.clone();
+        }
+        streams.push((stream, leftover, agreed));
     }
+    // One block per client window size in use (servers answer the same to
+    // every connection, so in practice one).
+    let mut blocks: Vec<(u8, Rc<[u8]>, usize)> = Vec::new();
+    let mut block_for = |agreed: &Option<deflate::Negotiated>| {
+        let (bits, level) = match (agreed, cfg.deflate) {
+            (Some(agreed), Some(offer)) => (agreed.client_max_window_bits, offer.level),
+            _ => (0, 0),
+        };
+        if let Some((_, block, unit_len)) = blocks.iter().find(|(b, _, _)| *b == bits) {
+            return (block.clone(), *unit_len);
+        }
+        let unit = if bits == 0 {
+            plain.clone()
+        } else {
+            let mut frame = encode_client_frame(
+                kind.opcode(),
+                &deflate::compress(&payload, level, bits),
+                MASK,
+            );
+            frame[0] |= 0x40; // RSV1: compressed
+            frame
+        };
+        let block: Rc<[u8]> = unit.repeat(cfg.window).into();
+        blocks.push((bits, block.clone(), unit.len()));
+        (block, unit.len())
+    };
 
     let shared = Rc::new(Shared {
         phase: Cell::new(Phase::Warmup),
         messages: Cell::new(0),
+        bytes_out: Cell::new(0),
+        bytes_in: Cell::new(0),
+        compressed: Cell::new(0),
         latency: RefCell::new(Histogram::default()),
         failure: RefCell::new(None),
         failed: Notify::new(),
     });
     let local = LocalSet::new();
-    for (stream, leftover) in streams {
+    for (stream, leftover, agreed) in streams {
+        let (block, unit_len) = block_for(&agreed);
         let conn = Connection {
-            block: block.clone(),
-            unit_len: unit.len(),
+            block,
+            unit_len,
             window: cfg.window,
             echoes: if cfg.raw {
                 EchoReader::raw(payload.clone(), cfg.verify)
+            } else if agreed.is_some() {
+                EchoReader::websocket_deflate(payload.clone(), kind.opcode(), cfg.verify)
             } else {
                 EchoReader::websocket(payload.clone(), kind.opcode(), cfg.verify)
             },
@@ -150,14 +243,20 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadResult, Error> {
             }
         });
     }
-    let seconds = local
+    let (seconds, server_cpu) = local
         .run_until(async {
             shared.wait(cfg.warmup).await?;
             shared.phase.set(Phase::Measure);
+            let cpu_before = cfg.server_pid.map(cpu_seconds).transpose()?;
             let start = Instant::now();
             shared.wait(cfg.duration).await?;
             shared.phase.set(Phase::Stop);
-            Ok::<_, Error>(start.elapsed().as_secs_f64())
+            let seconds = start.elapsed().as_secs_f64();
+            let cpu = match (cpu_before, cfg.server_pid) {
+                (Some(before), Some(pid)) => Some(cpu_seconds(pid)? - before),
+                _ => None,
+            };
+            Ok::<_, Error>((seconds, cpu))
         })
         .await?;
 
@@ -174,6 +273,13 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadResult, Error> {
         messages,
         msgs_per_sec: messages as f64 / seconds,
         mb_per_sec: (messages * payload.len() as u64) as f64 / seconds / 1e6,
+        deflate: negotiated.map(|n| n.header),
+        deflate_level: cfg.deflate.map(|d| d.level),
+        wire_out_per_msg: shared.bytes_out.get() as f64 / messages.max(1) as f64,
+        wire_in_per_msg: shared.bytes_in.get() as f64 / messages.max(1) as f64,
+        compressed_echoes: shared.compressed.get(),
+        server_cpu_pct: server_cpu.map(|cpu| 100.0 * cpu / seconds),
+        server_cpu_us_per_msg: server_cpu.map(|cpu| 1e6 * cpu / messages.max(1) as f64),
         p50_us: us(latency.quantile(0.5)),
         p99_us: us(latency.quantile(0.99)),
         p999_us: us(latency.quantile(0.999)),
@@ -221,6 +327,11 @@ impl Connection {
                 wr.write_all(&block[..free * unit_len])
                     .await
                     .map_err(Error::io("sending to the server"))?;
+                if shared.phase.get() == Phase::Measure {
+                    shared
+                        .bytes_out
+                        .set(shared.bytes_out.get() + (free * unit_len) as u64);
+                }
             }
             Ok::<_, Error>(())
         };
@@ -259,11 +370,30 @@ impl Connection {
                 if n == 0 {
                     return Err(Error::Closed("end of stream during the run".into()));
                 }
+                let compressed_before = echoes.compressed_echoes();
                 completed = echoes.consume(&buf[..n])?;
+                if shared.phase.get() == Phase::Measure {
+                    shared.bytes_in.set(shared.bytes_in.get() + n as u64);
+                    shared.compressed.set(
+                        shared.compressed.get() + echoes.compressed_echoes() - compressed_before,
+                    );
+                }
             }
         };
 
         tokio::try_join!(writer, reader)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_from_stat() {
+        let stat = "1234 (my (odd) server) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 75 0 0 20 0 1 0 100 0 0";
+        assert_eq!(parse_cpu_ticks(stat), Some(325));
+        assert!(cpu_seconds(std::process::id()).is_ok());
     }
 }

@@ -53,6 +53,27 @@ pub struct LoadResult {
     pub msgs_per_sec: f64,
     /// Echoed payload, in 10^6 bytes per second, one direction.
     pub mb_per_sec: f64,
+    /// The server's permessage-deflate answer, if one was negotiated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deflate: Option<String>,
+    /// Compression level of the client's messages, with deflate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deflate_level: Option<u32>,
+    /// Bytes written per echo (frames with headers, as on the wire above TCP).
+    #[serde(default)]
+    pub wire_out_per_msg: f64,
+    /// Bytes read per echo (the same).
+    #[serde(default)]
+    pub wire_in_per_msg: f64,
+    /// Echoes that came back compressed, of `messages`.
+    #[serde(default)]
+    pub compressed_echoes: u64,
+    /// Server CPU time (user + system) over the interval, % of one core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpu_pct: Option<f64>,
+    /// Server CPU time per echo, microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us_per_msg: Option<f64>,
     /// Median round trip in microseconds.
     pub p50_us: f64,
     /// 99th percentile round trip in microseconds.
@@ -106,6 +127,21 @@ impl fmt::Display for Record {
                 )?;
                 writeln!(f, "  messages/s    {:>12.0}", r.msgs_per_sec)?;
                 writeln!(f, "  payload MB/s  {:>12.2}", r.mb_per_sec)?;
+                writeln!(
+                    f,
+                    "  wire B/msg    {:>12.1} out  {:.1} in",
+                    r.wire_out_per_msg, r.wire_in_per_msg
+                )?;
+                if let Some(deflate) = &r.deflate {
+                    writeln!(
+                        f,
+                        "  deflate       {deflate}  ({} of {} echoes compressed)",
+                        r.compressed_echoes, r.messages
+                    )?;
+                }
+                if let (Some(pct), Some(us)) = (r.server_cpu_pct, r.server_cpu_us_per_msg) {
+                    writeln!(f, "  server CPU    {pct:>11.1}%  {us:.2} us/msg")?;
+                }
                 write!(
                     f,
                     "  round trip    p50 {:.1} us  p99 {:.1} us  p99.9 {:.1} us  max {:.1} us  ({} messages)",

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use rusty_socket_bench::deflate::{self, DeflateOffer};
 use rusty_socket_bench::load::LoadConfig;
 use rusty_socket_bench::payload::Kind;
 use rusty_socket_bench::record::Record;
@@ -59,9 +60,19 @@ struct Args {
     /// Open this many idle connections and report server RSS per connection.
     #[arg(long, group = "mode", requires = "pid", value_name = "N")]
     idle: Option<usize>,
-    /// Server process id, for --idle.
+    /// Server process id: for --idle (required), and in the load mode, to
+    /// report the server's CPU time over the measured interval.
     #[arg(long, value_name = "P")]
     pid: Option<u32>,
+    /// Offer permessage-deflate (no context takeover either way) and send
+    /// compressed messages; the server must accept. Without it no extension
+    /// is offered and a server that answers one is an error.
+    #[arg(long, conflicts_with = "raw")]
+    deflate: bool,
+    /// Compression level (0-9) of the messages sent, with --deflate.
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "deflate",
+          value_parser = clap::value_parser!(u32).range(0..=9))]
+    deflate_level: u32,
     /// Broadcast latency: this many receivers, one sender.
     #[arg(long, group = "mode", value_name = "N", conflicts_with = "raw")]
     fanout: Option<usize>,
@@ -80,8 +91,11 @@ async fn run(args: Args) -> Result<ExitCode, Box<dyn StdError>> {
         Some(addr) => Target::from_addr(addr),
         None => Target::from_url(&args.url)?,
     };
+    let deflate = args.deflate.then_some(DeflateOffer {
+        level: args.deflate_level,
+    });
     let record = if args.check {
-        let summary = check::run(&target).await?;
+        let summary = check::run(&target, deflate).await?;
         println!(
             "check {}: {} echoes exact, {} wrong",
             target.authority, summary.passed, summary.failed
@@ -93,8 +107,12 @@ async fn run(args: Args) -> Result<ExitCode, Box<dyn StdError>> {
         });
     } else if let Some(conns) = args.idle {
         let pid = args.pid.ok_or("--idle needs --pid")?;
-        Record::Idle(idle::run(&target, conns, pid, args.raw).await?)
+        let offer = args.deflate.then_some(deflate::OFFER);
+        Record::Idle(idle::run(&target, conns, pid, args.raw, offer).await?)
     } else if let Some(receivers) = args.fanout {
+        if args.deflate {
+            return Err("--fanout does not support --deflate".into());
+        }
         Record::Fanout(fanout::run(&target, receivers, args.messages).await?)
     } else {
         Record::Load(
@@ -108,6 +126,8 @@ async fn run(args: Args) -> Result<ExitCode, Box<dyn StdError>> {
                 warmup: seconds("--warmup", args.warmup)?,
                 duration: seconds("--duration", args.duration)?,
                 verify: args.verify,
+                deflate,
+                server_pid: args.pid,
             })
             .await?,
         )
