@@ -127,10 +127,12 @@ add_server fastwebsockets "$REL/peer_fastwebsockets"
 add_server tokio-websockets "$REL/peer_tokio_websockets"
 add_server raw "$REL/raw_echo"
 CLASSIC_SERVERS=("${SERVERS[@]}")
-# Compression: ours at the default level 1 and at wtx's level 5, and the
+# Compression: ours at the default level 1, at level 3 (the lowest whose
+# 64 KiB JSON comes out smaller than wtx's) and at wtx's level 5, and the
 # peers with permessage-deflate (see the peer sources for their settings).
 SERVERS=()
 add_server ours-tokio "$WORK/bin/ours-tokio"
+add_server ours-tokio-l3 "$WORK/bin/ours-tokio" --deflate-level 3
 add_server ours-tokio-l5 "$WORK/bin/ours-tokio" --deflate-level 5
 add_server ours-std "$WORK/bin/ours-std"
 add_server wtx "$REL/peer_wtx"
@@ -490,7 +492,7 @@ if ((COMPRESSION)); then
         log "   machine busy: waiting"
         sleep 5
     done
-    taskset -c "$SERVER_CORE" "$REL/deflate_ceiling" --json --levels 1,5,6,9 --sizes 200,65536 \
+    taskset -c "$SERVER_CORE" "$REL/deflate_ceiling" --json --levels 1,3,5,6,9 --sizes 200,65536 \
         --seconds "$CEILING_SECONDS" >"$WORK/ceiling.jsonl"
     cat "$WORK/ceiling.jsonl" >&2
     cnotes=(
@@ -506,6 +508,7 @@ if ((COMPRESSION)); then
         --config "g=64 conns × window 4, 200 B JSON chat message, permessage-deflate" \
         --config "h=16 conns × window 2, 64 KiB JSON document, permessage-deflate" \
         --describe "ours-tokio=rusty-socket-tokio echo_server, proto defaults: level 1, 15-bit windows, no context takeover, threshold 64 B" \
+        --describe "ours-tokio-l3=the same with --deflate-level 3 (level 3)" \
         --describe "ours-tokio-l5=the same with --deflate-level 5 (level 5)" \
         --describe "ours-std=rusty-socket-std echo_server, proto defaults (level 1)" \
         --describe "wtx=wtx 0.46 Flate2 defaults: level 5, 12-bit windows both ways, no context takeover" \
