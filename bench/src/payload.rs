@@ -244,7 +244,11 @@ fn chat_message(rng: &mut Rng, seq: u64, text_len: usize) -> String {
         room,
         1000 + user * 37,
         NAMES[user],
-        if user.is_multiple_of(5) { "admin" } else { "member" },
+        if user.is_multiple_of(5) {
+            "admin"
+        } else {
+            "member"
+        },
         ts,
         edited,
         reactions,
