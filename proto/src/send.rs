@@ -147,10 +147,10 @@ impl Sender {
     fn queue_message(&mut self, opcode: OpCode, payload: &[u8], share: impl FnOnce() -> Bytes) {
         #[cfg(feature = "deflate")]
         if let Some(compressed) = self.deflater.as_mut().and_then(|d| d.compress(payload)) {
-            let mut header = self.header(opcode, true, compressed.len());
+            let mut header = frame_header(self.rng.as_deref_mut(), opcode, true, compressed.len());
             header.rsv = RSV1;
             self.out
-                .push_data(header, &compressed, || compressed.clone());
+                .push_data(header, compressed, || Bytes::copy_from_slice(compressed));
             return;
         }
         let header = self.header(opcode, true, payload.len());
@@ -224,17 +224,7 @@ impl Sender {
 
     /// The header of a frame this side sends: masked with a fresh key by a client.
     fn header(&mut self, opcode: OpCode, fin: bool, len: usize) -> FrameHeader {
-        let mask = self
-            .rng
-            .as_deref_mut()
-            .map(|rng| rng.next_u32().to_ne_bytes());
-        FrameHeader {
-            fin,
-            rsv: 0,
-            opcode,
-            mask,
-            payload_len: len as u64,
-        }
+        frame_header(self.rng.as_deref_mut(), opcode, fin, len)
     }
 
     /// Queues a data frame (or a close, which must follow the data) in order.
@@ -255,6 +245,22 @@ impl Sender {
     }
 }
 
+/// The header of a frame: masked with a fresh key from `rng` (clients only).
+fn frame_header(
+    rng: Option<&mut ChaCha12Rng>,
+    opcode: OpCode,
+    fin: bool,
+    len: usize,
+) -> FrameHeader {
+    FrameHeader {
+        fin,
+        rsv: 0,
+        opcode,
+        mask: rng.map(|rng| rng.next_u32().to_ne_bytes()),
+        payload_len: len as u64,
+    }
+}
+
 /// A server frame (unmasked) of `message`'s payload compressed by
 /// `deflater`, or `None` to send it uncompressed.
 #[cfg(feature = "deflate")]
@@ -268,6 +274,6 @@ fn compress_frame(deflater: &mut Compressor, message: &PreparedMessage) -> Optio
         payload_len: compressed.len() as u64,
     };
     let mut frame = bytes::BytesMut::with_capacity(header.encoded_len() + compressed.len());
-    crate::frame::write_frame(&mut frame, header, &compressed);
+    crate::frame::write_frame(&mut frame, header, compressed);
     Some(frame.freeze())
 }

@@ -364,15 +364,7 @@ fn a_compressed_message_larger_than_its_payload_inflates() {
     config.deflate.threshold = 0;
     let mut pair = Pair::new(config.clone(), config);
     pair.pump();
-    let mut state = 0x853c_49e6_748f_ea9b_u64;
-    let noise: Vec<u8> = (0..60_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
+    let noise = support::noise(0x853c_49e6_748f_ea9b, 60_000);
     let now = pair.now;
     for sender in [Role::Client, Role::Server] {
         let side = pair.side(sender);

@@ -1,6 +1,8 @@
 //! Regressions found by the fuzz targets in `fuzz/` (`cargo fuzz run TARGET`),
 //! each reduced to the smallest sequence of calls that shows it.
 
+mod support;
+
 use std::time::Instant;
 
 use rusty_socket_proto::{Bytes, Config, Connection, Message, MessageKind, Role, SendError};
@@ -130,15 +132,7 @@ fn window_9_verdict(compressed: &[u8], read: usize) -> Option<u16> {
 #[test]
 fn data_past_a_small_window_gets_the_same_verdict_however_it_is_read() {
     use flate2::{Compress, Compression, FlushCompress};
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let block: Vec<u8> = (0..600)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect();
+    let block = support::noise(0x2545_f491_4f6c_dd1d, 600);
     let message = [&block[..], &block[..]].concat();
     // The peer breaks its promise: it compresses with a 32 KiB window.
     let mut deflate = Compress::new_with_window_bits(Compression::new(6), false, 15);

@@ -9,7 +9,6 @@
 //! are reset between messages, and, since nothing needs to be remembered,
 //! dropped while the connection is idle.
 
-use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// What a sync flush ends with, left out of a message on the wire.
@@ -19,11 +18,19 @@ const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// bounds a message: output stops at the limit whatever the input says.
 const INFLATE_CHUNK: usize = 32 << 10;
 
+/// The largest output buffer a compressor keeps between messages; a larger
+/// one (left by a large message) is freed at the next message.
+const SCRATCH_KEEP: usize = 64 << 10;
+
 /// Compresses the messages we send.
 #[derive(Debug)]
 pub(crate) struct Compressor {
     /// Dropped while idle when it holds no context.
     engine: Option<Box<Compress>>,
+    /// The last message's compressed bytes, reused from message to message
+    /// so that compressing allocates nothing once warm; the caller copies
+    /// them into the outgoing queue.
+    out: Vec<u8>,
     level: u32,
     /// The window agreed for our side, 8 to 15. zlib cannot compress with an
     /// 8-bit window: then every message is sent uncompressed, which a sender
@@ -39,6 +46,7 @@ impl Compressor {
     pub(crate) fn new(level: u32, window_bits: u8, reset: bool, threshold: usize) -> Self {
         Compressor {
             engine: None,
+            out: Vec::new(),
             level,
             window_bits,
             reset,
@@ -61,10 +69,16 @@ impl Compressor {
     /// Compresses one whole message. `None`: send it uncompressed, because
     /// it is short, or (without context takeover, where the choice is free)
     /// because compressing did not make it smaller.
-    pub(crate) fn compress(&mut self, payload: &[u8]) -> Option<Bytes> {
+    pub(crate) fn compress(&mut self, payload: &[u8]) -> Option<&[u8]> {
         if !self.wants(payload.len()) {
             return None;
         }
+        if self.out.capacity() > SCRATCH_KEEP {
+            self.out = Vec::new();
+        }
+        let out = &mut self.out;
+        out.clear();
+        out.reserve(payload.len() + payload.len() / 64 + 64);
         let (level, window_bits) = (self.level, self.window_bits);
         let engine = self.engine.get_or_insert_with(|| {
             Box::new(Compress::new_with_window_bits(
@@ -73,7 +87,6 @@ impl Compressor {
                 window_bits,
             ))
         });
-        let mut out = Vec::with_capacity(payload.len() + payload.len() / 64 + 64);
         let mut consumed = 0;
         loop {
             let before = engine.total_in();
@@ -81,7 +94,7 @@ impl Compressor {
             // would be a bug in the engine, and the message then goes out
             // uncompressed rather than corrupt.
             if engine
-                .compress_vec(&payload[consumed..], &mut out, FlushCompress::Sync)
+                .compress_vec(&payload[consumed..], out, FlushCompress::Sync)
                 .is_err()
             {
                 self.engine = None;
@@ -106,11 +119,13 @@ impl Compressor {
         if self.reset && out.len() >= payload.len() {
             return None;
         }
-        Some(Bytes::from(out))
+        Some(out)
     }
 
-    /// Drops the engine when it holds no context between messages.
+    /// Drops the output buffer, and the engine when it holds no context
+    /// between messages.
     pub(crate) fn release(&mut self) {
+        self.out = Vec::new();
         if self.reset {
             self.engine = None;
         }
@@ -303,9 +318,9 @@ mod tests {
         // With context takeover: without it, 7 bytes for 5 go uncompressed.
         let mut c = Compressor::new(6, 15, false, 0);
         let wire = c.compress(b"Hello").expect("compressed");
-        assert_eq!(&wire[..], [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        assert_eq!(wire, [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
         let mut d = Decompressor::new(true);
-        assert_eq!(inflate(&mut d, &wire, 100).unwrap(), b"Hello");
+        assert_eq!(inflate(&mut d, wire, 100).unwrap(), b"Hello");
     }
 
     /// Section 7.2.3.2: the second "Hello" with the shared window is a
@@ -313,8 +328,8 @@ mod tests {
     #[test]
     fn rfc_7692_shared_window_example() {
         let mut c = Compressor::new(6, 15, false, 0);
-        let first = c.compress(b"Hello").unwrap();
-        let second = c.compress(b"Hello").unwrap();
+        let first = c.compress(b"Hello").unwrap().to_vec();
+        let second = c.compress(b"Hello").unwrap().to_vec();
         assert_eq!(&first[..], [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
         assert_eq!(&second[..], [0xf2, 0x00, 0x11, 0x00, 0x00]);
         let mut d = Decompressor::new(false);
@@ -350,7 +365,7 @@ mod tests {
         let mut d = Decompressor::new(true);
         let mut out = Vec::new();
         assert_eq!(
-            d.inflate(&bomb, true, &mut out, usize::MAX, 1 << 20),
+            d.inflate(bomb, true, &mut out, usize::MAX, 1 << 20),
             Err(InflateError::TooLarge)
         );
         assert!(
@@ -359,7 +374,7 @@ mod tests {
             out.capacity()
         );
         let mut d = Decompressor::new(true);
-        assert_eq!(inflate(&mut d, &bomb, 10 << 20).unwrap().len(), 10 << 20);
+        assert_eq!(inflate(&mut d, bomb, 10 << 20).unwrap().len(), 10 << 20);
     }
 
     #[test]
@@ -369,7 +384,7 @@ mod tests {
         let wire = c.compress(&text).unwrap();
         let mut d = Decompressor::new(true);
         let mut all = Vec::new();
-        let mut rest = &wire[..];
+        let mut rest = wire;
         let mut pieces = 0;
         loop {
             let mut out = Vec::new();

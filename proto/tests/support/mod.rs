@@ -136,3 +136,15 @@ pub fn closed(events: &[Event]) -> Option<&CloseReason> {
         _ => None,
     })
 }
+
+/// `len` bytes that do not compress: a xorshift generator's output.
+pub fn noise(mut state: u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
