@@ -338,6 +338,12 @@ pub enum AcceptError {
     /// the application, since frames of an extension the connection does not
     /// speak would fail it.
     ExtensionHeader,
+    /// A refusal must be a final response: a 1xx status (101 above all,
+    /// which would claim the upgrade happened) cannot end the exchange.
+    InvalidRejectStatus(StatusCode),
+    /// A 204 or 304 response has no body (RFC 9110 sections 15.3.5 and
+    /// 15.4.5), so a refusal with that status cannot carry one.
+    BodyNotAllowed(StatusCode),
 }
 
 impl fmt::Display for AcceptError {
@@ -353,6 +359,15 @@ impl fmt::Display for AcceptError {
                 "Sec-WebSocket-Extensions may not be set by the application: \
                  extensions are negotiated by the connection",
             ),
+            AcceptError::InvalidRejectStatus(status) => {
+                write!(
+                    f,
+                    "cannot refuse with {status}: a refusal needs a final status"
+                )
+            }
+            AcceptError::BodyNotAllowed(status) => {
+                write!(f, "a {status} response cannot carry a body")
+            }
         }
     }
 }

@@ -17,8 +17,8 @@ use crate::error::{AcceptError, HandshakeError};
 use crate::frame::Decoded;
 use crate::handshake::extension::Agreed;
 use crate::handshake::{
-    parse_request, parse_response, reject_response, Accept, ClientRequest, PendingResponse, Reject,
-    Request, RequestParser, Response,
+    check_reject, parse_request, parse_response, reject_response, Accept, ClientRequest,
+    PendingResponse, Reject, Request, RequestParser, Response,
 };
 use crate::receive::Receiver;
 
@@ -129,6 +129,7 @@ impl Opening {
         if !matches!(self, Opening::Decision(_)) {
             return Err(AcceptError::NoPendingRequest);
         }
+        check_reject(reject)?;
         reject_response(reject.status_code(), reject.headers(), reject.body(), head);
         Ok(())
     }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rusty_socket_proto::{
-    Accept, ClientRequest, CloseCode, CloseFrame, CloseReason, Config, Event, Message, MessageKind,
-    Reject, Role, SendError, State, Timer,
+    Accept, AcceptError, ClientRequest, CloseCode, CloseFrame, CloseReason, Config, Event, Message,
+    MessageKind, Reject, Role, SendError, State, Timer,
 };
 use support::{closed, messages, Pair};
 
@@ -384,6 +384,40 @@ fn rejected_handshake_reports_the_status_to_the_client() {
     };
     assert_eq!(response.status, http::StatusCode::FORBIDDEN);
     assert_eq!(response.headers["x-reason"], "members only");
+}
+
+#[test]
+fn a_refusal_needs_a_final_status_and_no_body_where_none_is_allowed() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.auto_accept = None;
+    pair.pump();
+    for status in [
+        http::StatusCode::CONTINUE,
+        http::StatusCode::SWITCHING_PROTOCOLS,
+    ] {
+        assert_eq!(
+            pair.server.reject(pair.now, Reject::status(status)),
+            Err(AcceptError::InvalidRejectStatus(status))
+        );
+    }
+    assert_eq!(
+        pair.server.reject(
+            pair.now,
+            Reject::with_body(http::StatusCode::NO_CONTENT, "nothing")
+        ),
+        Err(AcceptError::BodyNotAllowed(http::StatusCode::NO_CONTENT))
+    );
+    // A 204 is written without a body and without announcing one.
+    pair.server
+        .reject(pair.now, Reject::status(http::StatusCode::NO_CONTENT))
+        .unwrap();
+    let head: Vec<u8> = std::iter::from_fn(|| pair.server.poll_transmit(pair.now))
+        .flatten()
+        .collect();
+    assert_eq!(
+        String::from_utf8(head).unwrap(),
+        "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"
+    );
 }
 
 #[test]

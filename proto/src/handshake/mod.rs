@@ -11,7 +11,7 @@ mod server;
 
 pub(crate) use client::{parse_response, PendingResponse};
 pub use client::{ClientRequest, Response};
-pub(crate) use server::{parse_request, reject_response, RequestParser};
+pub(crate) use server::{check_reject, parse_request, reject_response, RequestParser};
 pub use server::{upgrade_response, Accept, Reject, Request};
 
 use base64::engine::general_purpose::STANDARD as BASE64;

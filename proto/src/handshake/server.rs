@@ -166,9 +166,14 @@ pub struct Reject {
 }
 
 impl Reject {
-    /// A response with `status`, no extra headers, and the status's reason as body.
+    /// A response with `status`, no extra headers, and the status's reason as
+    /// body (none for 204 and 304, which have no body).
     pub fn status(status: StatusCode) -> Self {
-        let body = Bytes::from_static(status.canonical_reason().unwrap_or("").as_bytes());
+        let body = if has_no_body(status) {
+            Bytes::new()
+        } else {
+            Bytes::from_static(status.canonical_reason().unwrap_or("").as_bytes())
+        };
         Reject::with_body(status, body)
     }
 
@@ -338,9 +343,28 @@ pub fn upgrade_response<B>(
     Ok(response)
 }
 
+/// Whether responses with `status` have no body: 204 and 304 (RFC 9110
+/// section 6.4.1), whose framing ends with the head.
+pub(crate) fn has_no_body(status: StatusCode) -> bool {
+    status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED
+}
+
+/// Checks that a refusal is a final response that can carry its body.
+pub(crate) fn check_reject(reject: &Reject) -> Result<(), AcceptError> {
+    let status = reject.status_code();
+    if status.is_informational() {
+        return Err(AcceptError::InvalidRejectStatus(status));
+    }
+    if has_no_body(status) && !reject.body().is_empty() {
+        return Err(AcceptError::BodyNotAllowed(status));
+    }
+    Ok(())
+}
+
 /// Writes a complete non-101 response: the status line, the headers, a
-/// `Content-Length`, `Connection: close`, and the body. A 426 always names
-/// the version this server speaks (RFC 6455 section 4.4).
+/// `Content-Length` (except for 204 and 304, which have no body and must not
+/// announce one), `Connection: close`, and the body. A 426 always names the
+/// version this server speaks (RFC 6455 section 4.4).
 pub(crate) fn reject_response(
     status: StatusCode,
     headers: &HeaderMap,
@@ -359,13 +383,10 @@ pub(crate) fn reject_response(
         out.extend_from_slice(b"Allow: GET\r\n");
     }
     write_headers(headers, out);
-    out.extend_from_slice(
-        format!(
-            "Content-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        )
-        .as_bytes(),
-    );
+    if !has_no_body(status) {
+        out.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+    }
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
     out.extend_from_slice(body);
 }
 
