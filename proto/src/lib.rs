@@ -120,7 +120,7 @@ pub use close::{CloseCode, CloseFrame};
 pub use config::Config;
 pub use connection::{Connection, Role};
 #[cfg(feature = "deflate")]
-pub use deflate::{Deflate, DeflateConfig};
+pub use deflate::{drop_spare_engines, Deflate, DeflateConfig, SPARE_ENGINES};
 pub use error::{
     AcceptError, CloseReason, ConfigError, HandshakeError, HeaderError, ProtocolError,
     RejectedResponse, SendError, UrlError,

@@ -1,6 +1,7 @@
 //! Memory with permessage-deflate, measured with a counting allocator: a
 //! compression bomb never makes a connection allocate past its limit, and
-//! an idle connection without context takeover holds no zlib state.
+//! an idle connection without context takeover holds no zlib state, and
+//! the spare engines connections share stay bounded in number.
 
 mod support;
 
@@ -8,7 +9,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use rusty_socket_proto::{
-    apply_mask, CloseReason, Config, Event, FrameHeader, Message, OpCode, ProtocolError,
+    apply_mask, drop_spare_engines, CloseReason, Config, Event, FrameHeader, Message, OpCode,
+    ProtocolError, SPARE_ENGINES,
 };
 use support::Pair;
 
@@ -111,10 +113,8 @@ fn bomb_is_stopped_within_the_limit() {
     assert!(growth < 2 << 20, "peak growth {growth} bytes");
 }
 
-/// Memory one connection of an open pair holds: busy (right after
-/// compressed messages in both directions) and once idle.
-fn pair_bytes(config: Config) -> (isize, isize) {
-    let before = live();
+/// An open pair that has exchanged compressed messages both ways.
+fn busy_pair(config: Config) -> Pair {
     let mut pair = Pair::new(config.clone(), config);
     pair.pump();
     for i in 0..10 {
@@ -128,12 +128,53 @@ fn pair_bytes(config: Config) -> (isize, isize) {
     assert!(pair.client.deflate().is_some());
     pair.client_events = Vec::new();
     pair.server_events = Vec::new();
+    pair
+}
+
+/// Memory one connection of an open pair holds: busy (right after
+/// compressed messages in both directions) and once idle, without the
+/// spare engines it gave up (shared by the process, see below).
+fn pair_bytes(config: Config) -> (isize, isize) {
+    drop_spare_engines();
+    let before = live();
+    let mut pair = busy_pair(config);
     let busy = live() - before;
     pair.client.release_buffers();
     pair.server.release_buffers();
+    drop_spare_engines();
     let idle = live() - before;
     drop(pair);
     (busy / 2, idle / 2)
+}
+
+/// Many connections going idle at once keep at most `SPARE_ENGINES` engines
+/// of each kind between them.
+fn spare_engines_are_bounded() {
+    drop_spare_engines();
+    let before = live();
+    let mut pairs: Vec<Pair> = (0..40).map(|_| busy_pair(Config::default())).collect();
+    let busy = live() - before;
+    for pair in &mut pairs {
+        pair.client.release_buffers();
+        pair.server.release_buffers();
+    }
+    let with_spares = live() - before;
+    let freed = drop_spare_engines();
+    let idle = live() - before;
+    let spares = with_spares - idle;
+    println!(
+        "80 connections: busy {busy} bytes, idle {idle} bytes, \
+         {freed} spare engines of {spares} bytes"
+    );
+    assert_eq!(freed, 2 * SPARE_ENGINES, "compressors and inflaters");
+    assert!(
+        busy > 80 * (128 << 10),
+        "{busy} bytes: every connection had engines"
+    );
+    assert!(
+        spares < SPARE_ENGINES as isize * (512 << 10),
+        "{spares} bytes in spares"
+    );
 }
 
 fn idle_connections_hold_no_zlib_state_without_context_takeover() {
@@ -169,4 +210,5 @@ fn idle_connections_hold_no_zlib_state_without_context_takeover() {
 fn memory_with_compression() {
     bomb_is_stopped_within_the_limit();
     idle_connections_hold_no_zlib_state_without_context_takeover();
+    spare_engines_are_bounded();
 }

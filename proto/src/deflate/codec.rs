@@ -7,9 +7,12 @@
 //! inflates the end of the message (section 7.2.2). Without context
 //! takeover the LZ77 window starts empty at every message, so the engines
 //! are reset between messages, and, since nothing needs to be remembered,
-//! dropped while the connection is idle.
+//! given up while the connection is idle: to the process's few spares (see
+//! `spare.rs`), from which the next connection that needs one takes it.
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use super::spare::{self, SpareCompress};
 
 /// What a sync flush ends with, left out of a message on the wire.
 const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -25,7 +28,8 @@ const SCRATCH_KEEP: usize = 64 << 10;
 /// Compresses the messages we send.
 #[derive(Debug)]
 pub(crate) struct Compressor {
-    /// Dropped while idle when it holds no context.
+    /// Given up while idle when it holds no context; then always clean
+    /// (reset after its last message) while held.
     engine: Option<Box<Compress>>,
     /// The last message's compressed bytes, reused from message to message
     /// so that compressing allocates nothing once warm; the caller copies
@@ -81,11 +85,13 @@ impl Compressor {
         out.reserve(payload.len() + payload.len() / 64 + 64);
         let (level, window_bits) = (self.level, self.window_bits);
         let engine = self.engine.get_or_insert_with(|| {
-            Box::new(Compress::new_with_window_bits(
-                Compression::new(level),
-                false,
-                window_bits,
-            ))
+            spare::take_compress(level, window_bits).unwrap_or_else(|| {
+                Box::new(Compress::new_with_window_bits(
+                    Compression::new(level),
+                    false,
+                    window_bits,
+                ))
+            })
         });
         let mut consumed = 0;
         loop {
@@ -122,12 +128,19 @@ impl Compressor {
         Some(out)
     }
 
-    /// Drops the output buffer, and the engine when it holds no context
-    /// between messages.
+    /// Drops the output buffer, and gives the engine up when it holds no
+    /// context between messages.
     pub(crate) fn release(&mut self) {
         self.out = Vec::new();
-        if self.reset {
-            self.engine = None;
+        if !self.reset {
+            return;
+        }
+        if let Some(engine) = self.engine.take() {
+            spare::give_compress(SpareCompress {
+                level: self.level,
+                window_bits: self.window_bits,
+                engine,
+            });
         }
     }
 
@@ -161,6 +174,9 @@ pub(crate) struct Inflated {
 #[derive(Debug)]
 pub(crate) struct Decompressor {
     engine: Option<Box<Decompress>>,
+    /// The engine was reset after the last message it inflated (or never
+    /// used): only then may another connection have it.
+    clean: bool,
     /// The peer resets its context after every message, so ours does too.
     reset: bool,
     /// The message's deflate data ended with a final block (BFINAL): the
@@ -182,14 +198,17 @@ impl Decompressor {
     pub(crate) fn new(reset: bool) -> Self {
         Decompressor {
             engine: None,
+            clean: true,
             reset,
             finished: false,
         }
     }
 
     fn engine(&mut self) -> &mut Decompress {
-        self.engine
-            .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, 15)))
+        self.engine.get_or_insert_with(|| {
+            spare::take_inflate()
+                .unwrap_or_else(|| Box::new(Decompress::new_with_window_bits(false, 15)))
+        })
     }
 
     /// Inflates `input`, a piece of a compressed message, appending the
@@ -225,6 +244,7 @@ impl Decompressor {
             if self.reset || self.finished {
                 self.engine().reset(false);
                 self.finished = false;
+                self.clean = true;
             }
         }
         Ok(Inflated {
@@ -242,6 +262,7 @@ impl Decompressor {
         pause_at: usize,
         limit: usize,
     ) -> Result<(usize, bool), InflateError> {
+        self.clean = false;
         let engine = self.engine();
         let mut consumed = 0;
         loop {
@@ -293,11 +314,18 @@ impl Decompressor {
         }
     }
 
-    /// Drops the engine when it holds no context between messages.
+    /// Gives the engine up when it holds no context between messages; one
+    /// left dirty by a message that failed is dropped.
     pub(crate) fn release(&mut self) {
-        if self.reset {
-            self.engine = None;
+        if !self.reset {
+            return;
         }
+        if let Some(engine) = self.engine.take() {
+            if self.clean {
+                spare::give_inflate(engine);
+            }
+        }
+        self.clean = true;
     }
 }
 
@@ -426,6 +454,39 @@ mod tests {
         assert_eq!(c.compress(&noise), None);
         let mut c = Compressor::new(1, 8, true, 0);
         assert_eq!(c.compress(&[b'a'; 1000]), None, "no 8-bit window in zlib");
+    }
+
+    #[test]
+    fn a_spare_compressor_starts_each_message_afresh() {
+        let text = b"{\"user\":\"ann\",\"text\":\"hello, hello, hello again\"}".repeat(3);
+        let fresh = Compressor::new(1, 15, true, 0)
+            .compress(&text)
+            .unwrap()
+            .to_vec();
+        for _ in 0..3 {
+            let mut c = Compressor::new(1, 15, true, 0);
+            assert_eq!(c.compress(&text).unwrap(), &fresh[..]);
+            c.release();
+        }
+    }
+
+    #[test]
+    fn an_engine_left_dirty_by_a_failed_message_is_never_a_spare() {
+        let mut d = Decompressor::new(true);
+        assert_eq!(
+            inflate(&mut d, &[0xff, 0xff, 0xff, 0xff], 100),
+            Err(InflateError::Corrupt)
+        );
+        d.release();
+        // Every spare inflater decodes a new message from its start.
+        let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        while let Some(engine) = spare::take_inflate() {
+            let mut d = Decompressor {
+                engine: Some(engine),
+                ..Decompressor::new(true)
+            };
+            assert_eq!(inflate(&mut d, &hello, 100).unwrap(), b"Hello");
+        }
     }
 
     #[test]

@@ -5,7 +5,9 @@
 mod codec;
 mod negotiate;
 mod params;
+mod spare;
 
 pub(crate) use codec::{Compressor, Decompressor, InflateError};
 pub(crate) use negotiate::{accept, check_response, offer};
 pub use params::{Deflate, DeflateConfig};
+pub use spare::{drop_spare_engines, SPARE_ENGINES};
