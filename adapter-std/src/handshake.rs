@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rusty_socket_proto::http::{header, HeaderValue, StatusCode};
@@ -132,7 +133,9 @@ pub fn accept<S: Transport>(stream: S) -> Result<WebSocket<S>, Error> {
 /// decides on the request: it sees the path, the headers (check `Origin`
 /// against cross-site WebSocket hijacking), the offered subprotocols, and
 /// returns an [`Accept`] (choosing a subprotocol, adding headers) or a
-/// [`Reject`] with a status, headers and body.
+/// [`Reject`] with a status, headers and body. `config` is a [`Config`], or
+/// an `Arc<Config>` shared by all the connections of a server, which saves
+/// each one a copy.
 ///
 /// The callback also sees plain HTTP requests
 /// ([`Request::is_websocket`] false) and may answer them with a page through
@@ -160,7 +163,11 @@ pub fn accept<S: Transport>(stream: S) -> Result<WebSocket<S>, Error> {
 /// })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn accept_with<S, F>(stream: S, config: Config, callback: F) -> Result<WebSocket<S>, Error>
+pub fn accept_with<S, F>(
+    stream: S,
+    config: impl Into<Arc<Config>>,
+    callback: F,
+) -> Result<WebSocket<S>, Error>
 where
     S: Transport,
     F: FnOnce(&Request) -> Result<Accept, Reject>,

@@ -20,6 +20,7 @@
 mod echo_loop;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusty_socket_tokio::{accept_with, Accept, Config, Error};
@@ -89,6 +90,8 @@ fn parse_duration(text: &str) -> Result<Option<Duration>, String> {
 }
 
 async fn serve(addr: SocketAddr, config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    // One configuration for every connection, shared rather than copied.
+    let config = Arc::new(config);
     let listener = TcpListener::bind(addr).await?;
     eprintln!("echo_server listening on ws://{}", listener.local_addr()?);
     loop {
@@ -107,7 +110,7 @@ async fn serve(addr: SocketAddr, config: Config) -> Result<(), Box<dyn std::erro
         // `accept(stream)` with the configured handshake timeout. Boxed: its
         // state is needed only until the handshake is done, and then it is
         // freed rather than kept in every connection's task.
-        let handshake = Box::pin(accept_with(stream, config.clone(), |_| {
+        let handshake = Box::pin(accept_with(stream, Arc::clone(&config), |_| {
             Ok(Accept::default())
         }));
         tokio::spawn(async move {

@@ -101,7 +101,7 @@ enum End {
     /// The connection runs (or proto's `Closed` event has not been polled yet).
     Running,
     /// Proto reported the end; the transport is being shut down.
-    ShuttingDown(CloseReason),
+    ShuttingDown(Box<CloseReason>),
     /// The end was reported to the stream side.
     Reported,
 }
@@ -126,9 +126,12 @@ struct Inner<S> {
     armed: Option<Instant>,
     /// The last reading of the clock.
     now: Instant,
-    stash: Option<Outbound>,
+    /// An item the sink took that proto could not queue yet (the outgoing
+    /// buffer was full). This and the next two fields are boxed: they are
+    /// rarely set, and every idle connection would carry their size.
+    stash: Option<Box<Outbound>>,
     /// A fragment that the message stream refused (see `Error::FragmentPending`).
-    peeked: Option<Fragment>,
+    peeked: Option<Box<Fragment>>,
     /// The transport's error, which ended the connection.
     io_error: Option<io::Error>,
     /// proto asked for the write side to be shut down, which is under way.
@@ -225,7 +228,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 incoming.map(|result| match result? {
                     Incoming::Message(message) => Ok(message),
                     Incoming::Fragment(fragment) => {
-                        inner.peeked = Some(fragment);
+                        inner.peeked = Some(Box::new(fragment));
                         Err(Error::FragmentPending)
                     }
                 })
@@ -240,7 +243,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Incoming, Error>>> {
         self.with(side, cx, |inner, cx| match inner.peeked.take() {
-            Some(fragment) => Poll::Ready(Some(Ok(Incoming::Fragment(fragment)))),
+            Some(fragment) => Poll::Ready(Some(Ok(Incoming::Fragment(*fragment)))),
             None => inner.poll_incoming(cx),
         })
     }
@@ -329,13 +332,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                         self.end = End::ShuttingDown(reason);
                         return Poll::Pending;
                     }
-                    return Poll::Ready(self.final_result(reason));
+                    return Poll::Ready(self.final_result(*reason));
                 }
                 End::Reported => return Poll::Ready(None),
             }
             if let Some(event) = self.conn.poll_event() {
                 if let Event::Closed(reason) = event {
-                    self.end = End::ShuttingDown(reason);
+                    self.end = End::ShuttingDown(Box::new(reason));
                     continue;
                 }
                 if let Event::Message(Message::Ping(_) | Message::Close(_)) = event {
@@ -535,7 +538,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         let Some(item) = self.stash.take() else {
             return Ok(true);
         };
-        self.stash = self.queue(item)?;
+        self.stash = self.queue(*item)?.map(Box::new);
         Ok(self.stash.is_none())
     }
 
@@ -558,7 +561,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             let limit = self.conn.config().max_outgoing_buffer;
             return Err(Error::Send(SendError::Full { buffered, limit }));
         }
-        self.stash = self.queue(item)?;
+        self.stash = self.queue(item)?.map(Box::new);
         Ok(())
     }
 

@@ -93,6 +93,7 @@ mod split;
 mod websocket;
 
 use std::io;
+use std::sync::Arc;
 
 use rusty_socket_proto::http::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -238,6 +239,9 @@ where
 
 /// Accepts a WebSocket on `stream` if `callback` agrees.
 ///
+/// `config` is a [`Config`], or an `Arc<Config>` shared by all the
+/// connections of a server, which saves each one a copy.
+///
 /// The callback sees the client's [`Request`] (path, headers, `Origin`,
 /// offered subprotocols) and returns an [`Accept`] (with the subprotocol to
 /// speak and extra headers) or a [`Reject`] (status, headers, body), which
@@ -265,7 +269,7 @@ where
 /// ```
 pub async fn accept_with<S, F>(
     stream: S,
-    config: Config,
+    config: impl Into<Arc<Config>>,
     callback: F,
 ) -> Result<WebSocket<S>, Error>
 where

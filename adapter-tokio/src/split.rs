@@ -7,10 +7,10 @@
 //! the other's wakeup.
 
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -180,8 +180,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
     }
 
     /// Queues a message without writing it out. See [`WebSocket::feed`].
-    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
-        self.feed_outbound(Outbound::Message(message)).await
+    pub fn feed(&mut self, message: Message) -> impl Future<Output = Result<(), Error>> + '_ {
+        self.feed_outbound(Outbound::Message(message))
     }
 
     /// Sends a ping and writes it out; the pong arrives at the [`ReadHalf`].
@@ -215,9 +215,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
         self.flush().await
     }
 
-    async fn feed_outbound(&mut self, item: Outbound) -> Result<(), Error> {
-        poll_fn(|cx| lock(&self.shared).poll_ready(Side::Write, cx)).await?;
-        lock(&self.shared).start_send(item)
+    /// Waits for room, then queues `item` (see `WebSocket::feed_outbound`
+    /// for why this is not an `async fn`).
+    fn feed_outbound(&mut self, item: Outbound) -> impl Future<Output = Result<(), Error>> + '_ {
+        let mut item = Some(item);
+        poll_fn(move |cx| {
+            let mut driver = lock(&self.shared);
+            ready!(driver.poll_ready(Side::Write, cx))?;
+            Poll::Ready(match item.take() {
+                Some(item) => driver.start_send(item),
+                // Polled again after it completed: nothing left to queue.
+                None => Ok(()),
+            })
+        })
     }
 
     /// Writes out everything queued.

@@ -1,9 +1,9 @@
 //! [`WebSocket`]: a `Stream` of received messages and a `Sink` of messages
 //! to send, over one transport.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -224,8 +224,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// [`SinkExt::feed`](futures_util::SinkExt::feed). Receiving also writes
     /// out what is queued: a server that answers with `feed` answers a burst
     /// of messages in one write.
-    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
-        self.feed_outbound(Outbound::Message(message)).await
+    pub fn feed(&mut self, message: Message) -> impl Future<Output = Result<(), Error>> + '_ {
+        self.feed_outbound(Outbound::Message(message))
     }
 
     /// Sends a ping (at most 125 bytes of payload) and writes it out. The
@@ -262,9 +262,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.flush().await
     }
 
-    async fn feed_outbound(&mut self, item: Outbound) -> Result<(), Error> {
-        poll_fn(|cx| self.driver.poll_ready(Side::Write, cx)).await?;
-        self.driver.start_send(item)
+    /// Waits for room, then queues `item`. One closure that holds the item,
+    /// not an `async fn`: the future of an `async fn` keeps its argument and
+    /// its locals side by side, and every task awaiting it (an echo loop, a
+    /// chat connection) carries that size for as long as it lives.
+    fn feed_outbound(&mut self, item: Outbound) -> impl Future<Output = Result<(), Error>> + '_ {
+        let mut item = Some(item);
+        poll_fn(move |cx| {
+            ready!(self.driver.poll_ready(Side::Write, cx))?;
+            Poll::Ready(match item.take() {
+                Some(item) => self.driver.start_send(item),
+                // Polled again after it completed: nothing left to queue.
+                None => Ok(()),
+            })
+        })
     }
 
     /// Writes out everything queued.

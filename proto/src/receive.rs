@@ -123,7 +123,7 @@ pub(crate) struct Receiver {
     consumed: u64,
     /// Inflates compressed messages, once permessage-deflate was agreed.
     #[cfg(feature = "deflate")]
-    inflater: Option<Decompressor>,
+    inflater: Option<Box<Decompressor>>,
 }
 
 impl Receiver {
@@ -173,7 +173,7 @@ impl Receiver {
     /// handshake agreed permessage-deflate.
     #[cfg(feature = "deflate")]
     pub(crate) fn set_inflater(&mut self, inflater: Decompressor) {
-        self.inflater = Some(inflater);
+        self.inflater = Some(Box::new(inflater));
     }
 
     /// Whether the frame may set RSV1: the first frame of a data message,

@@ -38,9 +38,10 @@ pub(crate) struct Sender {
     sending: Option<(MessageKind, Utf8Validator)>,
     /// `Config::max_outgoing_buffer`.
     limit: usize,
-    /// Compresses whole messages once permessage-deflate was agreed.
+    /// Compresses whole messages once permessage-deflate was agreed. Boxed,
+    /// like the inflater: a connection without it carries 8 bytes, not 48.
     #[cfg(feature = "deflate")]
-    deflater: Option<Compressor>,
+    deflater: Option<Box<Compressor>>,
 }
 
 /// The RSV1 bit, which marks a compressed message (RFC 7692 section 6).
@@ -63,7 +64,7 @@ impl Sender {
     /// agreed permessage-deflate.
     #[cfg(feature = "deflate")]
     pub(crate) fn set_deflater(&mut self, deflater: Compressor) {
-        self.deflater = Some(deflater);
+        self.deflater = Some(Box::new(deflater));
     }
 
     /// Frees the compressor if it holds no context between messages.
