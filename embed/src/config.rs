@@ -70,14 +70,15 @@ pub fn server_tls_config_from_pem(
     if chain.is_empty() {
         return Err(Error::Pem("no certificate in the certificate chain".into()));
     }
-    let key =
-        PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| Error::Pem(format!("private key: {e}")))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(Error::Tls)?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(Error::Tls)?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| Error::Pem(format!("private key: {e}")))?;
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(Error::Tls)?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(Error::Tls)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
-use rusty_socket_proto::Connection;
 use rustls::ServerConnection;
+use rusty_socket_proto::Connection;
 
 use crate::config::Config;
 use crate::error::{End, Error};

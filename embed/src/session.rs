@@ -29,8 +29,8 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 use mio::Interest;
-use rusty_socket_proto::{Connection, Event, Message, SendError};
 use rustls::ServerConnection;
+use rusty_socket_proto::{Connection, Event, Message, SendError};
 
 use crate::error::End;
 use crate::handler::{ConnectionId, Handler};
@@ -353,9 +353,7 @@ impl Session {
             match self.socket.read(&mut discard) {
                 Ok(0) => return None,
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Some(Interest::READABLE)
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(Interest::READABLE),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return None,
             }
