@@ -407,3 +407,43 @@ fn pem_errors_are_reported() {
     let err = server_tls_config_from_pem(pki.localhost.cert_pem.as_bytes(), b"").unwrap_err();
     assert!(err.to_string().starts_with("PEM: private key"), "{err}");
 }
+
+#[tokio::test]
+async fn replies_refused_by_a_full_queue_wait_and_are_not_lost() {
+    const MESSAGES: usize = 200;
+    const SIZE: usize = 4000;
+    let mut config = Config::default();
+    // proto's queue takes one of these replies at a time, and a TLS record
+    // carries several messages, so the echo of the second message decoded
+    // from one record finds the queue full. The loop's own bound is far
+    // away: the full queue is what the loop runs into.
+    config.websocket.max_outgoing_buffer = SIZE + SIZE / 2;
+    config.max_backlog = 16 << 20;
+    let server = Running::start(config);
+    let mut client_config = rusty_socket_tokio::Config::default();
+    client_config.deflate.enabled = false;
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let ws = server.client_on(tcp, client_config).await;
+    let (mut writer, mut reader) = ws.split();
+    let sending = tokio::spawn(async move {
+        // Queued without flushing, so that they leave in large writes.
+        for i in 0..MESSAGES {
+            writer
+                .feed(Message::binary(noise(SIZE, i as u64 + 1)))
+                .await
+                .unwrap();
+        }
+        writer.flush().await.unwrap();
+        writer
+    });
+    for i in 0..MESSAGES {
+        let expected = Message::binary(noise(SIZE, i as u64 + 1));
+        assert!(
+            recv_half(&mut reader).await == expected,
+            "echo {i} in order"
+        );
+    }
+    let writer = tokio::time::timeout(WAIT, sending).await.unwrap().unwrap();
+    close_and_check_close_notify(reader.reunite(writer).unwrap()).await;
+    server.stop();
+}
