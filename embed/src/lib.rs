@@ -14,7 +14,7 @@
 //! ```text
 //!  socket                   rustls::ServerConnection                 proto::Connection            Handler
 //!  ------                   ------------------------                 -----------------            -------
-//!  ciphertext --read_tls--> process_new_packets                                                  
+//!  ciphertext --read_tls--> process_new_packets
 //!                           reader().fill_buf() ---plaintext--> handle_read(now, bytes)
 //!                                                                     poll_event() --Request-->  request()  -> accept / reject
 //!                                                                     poll_event() --Message-->  message()  -> reply: send()
@@ -30,7 +30,7 @@
 //! the receiving side wants the bytes:
 //!
 //! - **Socket to rustls**: `read_tls` only while
-//!   [`wants_read`](rustls::ServerConnection::wants_read) (rustls says no
+//!   [`wants_read`](rustls::CommonState::wants_read) (rustls says no
 //!   while it holds plaintext not yet taken: TLS-level backpressure).
 //! - **rustls to proto**: the plaintext is lent by `fill_buf` and copied once
 //!   into proto's receive buffer, only while proto
