@@ -6,7 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -31,10 +31,12 @@ const FIRST_SESSION: usize = 2;
 ///
 /// ```text
 /// loop {
-///     poll(timeout = earliest deadline)          sleep until a socket is ready or a timer is due
+///     poll(timeout = earliest deadline,          sleep until a socket is ready or a timer is due
+///          or 0 if a session wants another turn)
 ///     listener ready  -> accept every pending connection, drive each once
 ///     socket ready    -> drive its session       (read, handle, encrypt, write until nothing moves)
 ///     deadlines due   -> handle_timeout, drive   (proto's timers; the linger of ending sessions)
+///     another turn    -> drive                   (sessions whose read budget ran out)
 /// }
 /// ```
 ///
@@ -50,6 +52,8 @@ pub struct Server<H> {
     sessions: HashMap<Token, Entry>,
     /// Every session's next deadline, earliest first.
     deadlines: BTreeSet<(Instant, Token)>,
+    /// Sessions to drive on the next turn without waiting for an event.
+    again: Vec<Token>,
     next_token: usize,
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
@@ -103,6 +107,7 @@ impl<H: Handler> Server<H> {
             handler,
             sessions: HashMap::new(),
             deadlines: BTreeSet::new(),
+            again: Vec::new(),
             next_token: FIRST_SESSION,
             waker: Arc::new(waker),
             stop: Arc::new(AtomicBool::new(false)),
@@ -128,10 +133,13 @@ impl<H: Handler> Server<H> {
     pub fn run(mut self) -> Result<H, Error> {
         let mut events = Events::with_capacity(256);
         loop {
-            let timeout = self
-                .deadlines
-                .first()
-                .map(|&(at, _)| at.saturating_duration_since(Instant::now()));
+            let timeout = if self.again.is_empty() {
+                self.deadlines
+                    .first()
+                    .map(|&(at, _)| at.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -148,6 +156,9 @@ impl<H: Handler> Server<H> {
                 return Ok(self.handler);
             }
             self.expire(Instant::now());
+            for token in std::mem::take(&mut self.again) {
+                self.drive(token);
+            }
         }
     }
 
@@ -212,7 +223,16 @@ impl<H: Handler> Server<H> {
             .session
             .drive(Instant::now(), &mut self.handler, &self.config);
         let (interest, deadline) = match status {
-            Status::Alive { interest, deadline } => (interest, deadline),
+            Status::Alive {
+                interest,
+                deadline,
+                again,
+            } => {
+                if again && !self.again.contains(&token) {
+                    self.again.push(token);
+                }
+                (interest, deadline)
+            }
             Status::Done(end) => return self.remove(token, end),
         };
         if interest != entry.interest {

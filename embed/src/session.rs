@@ -19,9 +19,16 @@
 //!
 //! `mio` reports readiness as edges: a readable socket is reported once,
 //! not again until more bytes arrive. So the socket is read until it would
-//! block, except when backpressure stops the reading; then the next
-//! `drive` (woken by writability, since a backlog means bytes to write)
-//! picks up where it stopped.
+//! block, with two exceptions that the loop must remember, since no new
+//! edge will come for them:
+//!
+//! - backpressure stops the reading; the next `drive` (woken by
+//!   writability, since a backlog means bytes to write) picks up where it
+//!   stopped;
+//! - a `drive` takes at most [`READ_BUDGET`] pieces of input, so that a
+//!   client sending as fast as the server reads cannot starve the other
+//!   connections; it then asks to be driven again on the loop's next turn
+//!   (`Status::Alive { again: true, .. }`).
 
 use std::io::{self, BufRead, IoSlice, Read, Write};
 use std::net::Shutdown;
@@ -35,15 +42,22 @@ use rusty_socket_proto::{Connection, Event, Message, SendError};
 use crate::error::End;
 use crate::handler::{ConnectionId, Handler};
 
+/// Most pieces of input (TLS records in, or plaintext handed to proto) one
+/// `drive` takes from a connection before giving the others their turn.
+const READ_BUDGET: usize = 64;
+
 /// Most pieces of proto's queue handed to rustls in one vectored write.
 const MAX_CHUNKS: usize = 32;
 
 /// What the loop does with a session after driving it.
 pub(crate) enum Status {
     /// Still going: wait for these socket events, and until this deadline.
+    /// `again`: the read budget ran out with input possibly left, so drive
+    /// this session again on the next turn without waiting for an event.
     Alive {
         interest: Interest,
         deadline: Option<Instant>,
+        again: bool,
     },
     /// The socket can be closed: the connection ended, for this reason.
     Done(End),
@@ -117,7 +131,7 @@ impl Session {
         let ending = match self.ending.take() {
             Some(ending) => ending,
             None => match self.pump(now, handler, config.max_backlog) {
-                Ok(()) => {
+                Ok(again) => {
                     let mut interest = Interest::READABLE;
                     if self.tls.wants_write() {
                         interest |= Interest::WRITABLE;
@@ -125,6 +139,7 @@ impl Session {
                     return Status::Alive {
                         interest,
                         deadline: self.ws.poll_timeout(),
+                        again,
                     };
                 }
                 // The socket is gone: nothing more can be written to it.
@@ -146,13 +161,18 @@ impl Session {
             Some(interest) => {
                 let deadline = Some(ending.deadline);
                 self.ending = Some(ending);
-                Status::Alive { interest, deadline }
+                Status::Alive {
+                    interest,
+                    deadline,
+                    again: false,
+                }
             }
             None => Status::Done(ending.end),
         }
     }
 
-    /// The four pumps, until none moves anything. An error ends the
+    /// The four pumps, until none moves anything (`Ok(false)`) or the read
+    /// budget is spent (`Ok(true)`: input may be left). An error ends the
     /// WebSocket connection (with `End::WebSocket` once proto reports its
     /// end).
     fn pump<H: Handler>(
@@ -160,14 +180,21 @@ impl Session {
         now: Instant,
         handler: &mut H,
         max_backlog: usize,
-    ) -> Result<(), End> {
+    ) -> Result<bool, End> {
+        let mut budget = READ_BUDGET;
         loop {
             let mut progress = self.dispatch(now, handler, max_backlog)?;
             progress |= self.encrypt(now)?;
             progress |= self.flush()?;
-            progress |= self.read(now, max_backlog)?;
+            if budget == 0 {
+                return Ok(true);
+            }
+            if self.read(now, max_backlog)? {
+                budget -= 1;
+                progress = true;
+            }
             if !progress {
-                return Ok(());
+                return Ok(false);
             }
         }
     }

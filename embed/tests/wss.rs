@@ -18,6 +18,7 @@ use rusty_socket_embed_example::{
 use rusty_socket_proto::{CloseCode, CloseReason, Message, Timer};
 use rusty_socket_test_support::tls::TestPki;
 use rusty_socket_tokio::{connect_on, ClientRequest, WebSocket};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::{crypto::ring, ClientConfig, RootCertStore};
@@ -107,11 +108,8 @@ impl Running {
             .await
     }
 
-    async fn client_on(
-        &self,
-        tcp: TcpStream,
-        config: rusty_socket_tokio::Config,
-    ) -> WebSocket<TlsStream<TcpStream>> {
+    /// A TLS stream to the server, trusting the test CA.
+    async fn tls(&self, tcp: TcpStream) -> TlsStream<TcpStream> {
         let mut roots = RootCertStore::empty();
         roots
             .add(CertificateDer::from_pem_slice(self.pki.ca_pem.as_bytes()).unwrap())
@@ -122,10 +120,18 @@ impl Running {
             .with_root_certificates(roots)
             .with_no_client_auth();
         let name = ServerName::try_from("localhost").unwrap();
-        let stream = TlsConnector::from(Arc::new(tls))
-            .connect(name, tcp)
+        tokio::time::timeout(WAIT, TlsConnector::from(Arc::new(tls)).connect(name, tcp))
             .await
-            .unwrap();
+            .expect("TLS handshake in time")
+            .unwrap()
+    }
+
+    async fn client_on(
+        &self,
+        tcp: TcpStream,
+        config: rusty_socket_tokio::Config,
+    ) -> WebSocket<TlsStream<TcpStream>> {
+        let stream = self.tls(tcp).await;
         let url = format!("wss://localhost:{}/", self.addr.port());
         let request = ClientRequest::new(&url).unwrap();
         let (ws, _) = tokio::time::timeout(WAIT, connect_on(stream, request, config))
@@ -316,20 +322,15 @@ async fn garbage_instead_of_a_client_hello_drops_only_that_connection() {
 
     // Plain HTTP to the TLS port.
     let mut garbage = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    tokio::io::AsyncWriteExt::write_all(
-        &mut garbage,
-        b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\r\n",
-    )
-    .await
-    .unwrap();
+    garbage
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\r\n")
+        .await
+        .unwrap();
     let mut answer = Vec::new();
-    tokio::time::timeout(
-        WAIT,
-        tokio::io::AsyncReadExt::read_to_end(&mut garbage, &mut answer),
-    )
-    .await
-    .expect("the server ends the connection in time")
-    .unwrap();
+    tokio::time::timeout(WAIT, garbage.read_to_end(&mut answer))
+        .await
+        .expect("the server ends the connection in time")
+        .unwrap();
     // A TLS alert record (content type 21), not an HTTP answer.
     assert_eq!(answer.first(), Some(&21), "got {answer:?}");
     drop(garbage);
@@ -341,6 +342,34 @@ async fn garbage_instead_of_a_client_hello_drops_only_that_connection() {
     honest.send(Message::text("after")).await.unwrap();
     assert_eq!(recv(&mut honest).await, Message::text("after"));
     close_and_check_close_notify(honest).await;
+    server.stop();
+}
+
+#[tokio::test]
+async fn plain_http_over_tls_is_answered_426_then_the_tls_stream_ends_cleanly() {
+    let server = Running::start(Config::default());
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let mut tls = server.tls(tcp).await;
+    let started = Instant::now();
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    // Ends with Ok only if the server sent close_notify (tokio-rustls
+    // reports a bare FIN as UnexpectedEof).
+    tokio::time::timeout(WAIT, tls.read_to_end(&mut answer))
+        .await
+        .expect("the answer in time")
+        .expect("the TLS stream ended with close_notify");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 426 "), "got {answer:?}");
+    // Right after the answer, not at proto's close timeout (5 s).
+    assert!(started.elapsed() < Duration::from_secs(2));
+    drop(tls);
+    match server.next_end() {
+        (_, End::WebSocket(CloseReason::Rejected(status))) => assert_eq!(status, 426),
+        (id, end) => panic!("{id} ended with {end}"),
+    }
     server.stop();
 }
 
