@@ -75,7 +75,9 @@ async fn broadcast_on(runtime: &str) {
         let (done, result) = oneshot::channel();
         thread::spawn(move || {
             let mut seen = Vec::new();
-            let recv = |ws: &mut rusty_socket_std::WebSocket<std::net::TcpStream>| match ws.recv() {
+            let recv = |ws: &mut rusty_socket_std::WebSocket<
+                rusty_socket_std::MaybeTlsStream<std::net::TcpStream>,
+            >| match ws.recv() {
                 Ok(Some(rusty_socket_std::Message::Text(text))) => text.to_string(),
                 other => panic!("expected a text message, got {other:?}"),
             };
@@ -179,7 +181,9 @@ async fn binary_is_refused_with_1003_and_oversize_with_1009() {
 }
 
 async fn assert_close(
-    ws: &mut rusty_socket_tokio::WebSocket<tokio::net::TcpStream>,
+    ws: &mut rusty_socket_tokio::WebSocket<
+        rusty_socket_tokio::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
     code: CloseCode,
     runtime: &str,
 ) {

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::crypto::ring;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::Error;
 

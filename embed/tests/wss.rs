@@ -1,6 +1,7 @@
 //! The mio loop serving wss:// to real clients over loopback: the Tokio
-//! adapter's client over a tokio-rustls stream, and raw sockets for the
-//! misbehaving ones. Every wait is bounded.
+//! adapter's `connect_tls` trusting the test CA, its `connect_on` over a
+//! tokio-rustls stream where the test needs to shape the socket, and raw
+//! sockets for the misbehaving clients. Every wait is bounded.
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -10,18 +11,17 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
 use rusty_socket_embed_example::{
     server_tls_config_from_pem, Config, ConnectionId, End, Handler, Server, Stopper,
 };
 use rusty_socket_proto::{CloseCode, CloseReason, Message, Timer};
 use rusty_socket_test_support::tls::TestPki;
-use rusty_socket_tokio::{connect_on, ClientRequest, WebSocket};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rusty_socket_tokio::rustls::pki_types::ServerName;
+use rusty_socket_tokio::rustls::{ClientConfig, ClientConnection};
+use rusty_socket_tokio::{connect_on, connect_tls, tls, ClientRequest, MaybeTlsStream, WebSocket};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::{crypto::ring, ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
 /// The longest any single wait in these tests may take.
@@ -100,41 +100,44 @@ impl Running {
             .expect("the loop ran until stopped");
     }
 
-    /// A client that trusts the test CA, with proto's default config
-    /// (permessage-deflate offered).
-    async fn client(&self) -> WebSocket<TlsStream<TcpStream>> {
-        let tcp = TcpStream::connect(self.addr).await.unwrap();
-        self.client_on(tcp, rusty_socket_tokio::Config::default())
-            .await
+    /// A client config trusting the test CA.
+    fn client_tls(&self) -> Arc<ClientConfig> {
+        tls::client_config_with_ca_pem(self.pki.ca_pem.as_bytes()).unwrap()
     }
 
-    /// A TLS stream to the server, trusting the test CA.
-    async fn tls(&self, tcp: TcpStream) -> TlsStream<TcpStream> {
-        let mut roots = RootCertStore::empty();
-        roots
-            .add(CertificateDer::from_pem_slice(self.pki.ca_pem.as_bytes()).unwrap())
+    fn request(&self) -> ClientRequest {
+        ClientRequest::new(&format!("wss://localhost:{}/", self.addr.port())).unwrap()
+    }
+
+    /// A client with proto's default config (permessage-deflate offered).
+    async fn client(&self) -> WebSocket<MaybeTlsStream<TcpStream>> {
+        let config = rusty_socket_tokio::Config::default();
+        let connecting = connect_tls(self.request(), config, self.client_tls());
+        let (ws, _) = tokio::time::timeout(WAIT, connecting)
+            .await
+            .expect("connected in time")
             .unwrap();
-        let tls = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        ws
+    }
+
+    /// A TLS stream to the server over a socket of the test's own.
+    async fn tls_on(&self, tcp: TcpStream) -> TlsStream<TcpStream> {
         let name = ServerName::try_from("localhost").unwrap();
-        tokio::time::timeout(WAIT, TlsConnector::from(Arc::new(tls)).connect(name, tcp))
+        let connecting = TlsConnector::from(self.client_tls()).connect(name, tcp);
+        tokio::time::timeout(WAIT, connecting)
             .await
             .expect("TLS handshake in time")
             .unwrap()
     }
 
+    /// A WebSocket client over a socket of the test's own.
     async fn client_on(
         &self,
         tcp: TcpStream,
         config: rusty_socket_tokio::Config,
     ) -> WebSocket<TlsStream<TcpStream>> {
-        let stream = self.tls(tcp).await;
-        let url = format!("wss://localhost:{}/", self.addr.port());
-        let request = ClientRequest::new(&url).unwrap();
-        let (ws, _) = tokio::time::timeout(WAIT, connect_on(stream, request, config))
+        let stream = self.tls_on(tcp).await;
+        let (ws, _) = tokio::time::timeout(WAIT, connect_on(stream, self.request(), config))
             .await
             .expect("handshake in time")
             .unwrap();
@@ -142,7 +145,27 @@ impl Running {
     }
 }
 
-async fn recv(ws: &mut WebSocket<TlsStream<TcpStream>>) -> Message {
+/// The client's rustls connection under either kind of stream.
+trait ClientTls: AsyncRead + AsyncWrite + Unpin {
+    fn rustls(&mut self) -> &mut ClientConnection;
+}
+
+impl ClientTls for TlsStream<TcpStream> {
+    fn rustls(&mut self) -> &mut ClientConnection {
+        self.get_mut().1
+    }
+}
+
+impl ClientTls for MaybeTlsStream<TcpStream> {
+    fn rustls(&mut self) -> &mut ClientConnection {
+        match self {
+            MaybeTlsStream::Rustls(tls) => tls.get_mut().1,
+            _ => panic!("a wss:// URL gives a TLS stream"),
+        }
+    }
+}
+
+async fn recv<S: ClientTls>(ws: &mut WebSocket<S>) -> Message {
     tokio::time::timeout(WAIT, ws.recv())
         .await
         .expect("a message in time")
@@ -165,7 +188,7 @@ fn noise(len: usize, mut state: u64) -> Vec<u8> {
 
 /// Closes the client's side cleanly and checks that the server answered
 /// the close frame and then ended TLS with close_notify.
-async fn close_and_check_close_notify(mut ws: WebSocket<TlsStream<TcpStream>>) {
+async fn close_and_check_close_notify<S: ClientTls>(mut ws: WebSocket<S>) {
     ws.close(CloseCode::NORMAL, "bye").await.unwrap();
     match recv(&mut ws).await {
         Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::NORMAL),
@@ -178,7 +201,7 @@ async fn close_and_check_close_notify(mut ws: WebSocket<TlsStream<TcpStream>>) {
     let mut tls = ws.into_inner();
     // rustls's reader says Ok(0) only if the peer sent close_notify; a bare
     // TCP FIN gives UnexpectedEof.
-    let read = tls.get_mut().1.reader().read(&mut [0; 1]);
+    let read = tls.rustls().reader().read(&mut [0; 1]);
     assert!(matches!(read, Ok(0)), "close_notify seen, got {read:?}");
 }
 
@@ -349,7 +372,7 @@ async fn garbage_instead_of_a_client_hello_drops_only_that_connection() {
 async fn plain_http_over_tls_is_answered_426_then_the_tls_stream_ends_cleanly() {
     let server = Running::start(Config::default());
     let tcp = TcpStream::connect(server.addr).await.unwrap();
-    let mut tls = server.tls(tcp).await;
+    let mut tls = server.tls_on(tcp).await;
     let started = Instant::now();
     tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
