@@ -72,7 +72,8 @@ pub enum End {
     /// connection was dropped unanswered.
     Accept(AcceptError),
     /// The handler's reply could not be sent (a ping payload over 125 bytes,
-    /// a close code not allowed on the wire).
+    /// a close code not allowed on the wire): a bug in the handler, so the
+    /// connection was dropped without a closing handshake.
     Send(SendError),
     /// The WebSocket connection could not be created with the configuration.
     Config(ConfigError),
