@@ -325,7 +325,7 @@ fn a_stalled_tls_handshake_is_dropped_at_the_handshake_timeout() {
     }
     let waited = started.elapsed();
     assert!(
-        waited >= timeout - Duration::from_millis(50) && waited < timeout * 5,
+        waited >= timeout - Duration::from_millis(50) && waited < timeout * 10,
         "dropped after {waited:?}"
     );
     drop(socket);
@@ -370,7 +370,11 @@ async fn garbage_instead_of_a_client_hello_drops_only_that_connection() {
 
 #[tokio::test]
 async fn plain_http_over_tls_is_answered_426_then_the_tls_stream_ends_cleanly() {
-    let server = Running::start(Config::default());
+    let mut config = Config::default();
+    // Without the TLS and TCP shutdown after the answer, the stream would
+    // end only when proto's lingering gives up, at this timeout.
+    config.websocket.close_timeout = Some(WAIT * 3);
+    let server = Running::start(config);
     let tcp = TcpStream::connect(server.addr).await.unwrap();
     let mut tls = server.tls_on(tcp).await;
     let started = Instant::now();
@@ -386,8 +390,8 @@ async fn plain_http_over_tls_is_answered_426_then_the_tls_stream_ends_cleanly() 
         .expect("the TLS stream ended with close_notify");
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 426 "), "got {answer:?}");
-    // Right after the answer, not at proto's close timeout (5 s).
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // Right after the answer, not at proto's close timeout.
+    assert!(started.elapsed() < WAIT / 2);
     drop(tls);
     match server.next_end() {
         (_, End::WebSocket(CloseReason::Rejected(status))) => assert_eq!(status, 426),
