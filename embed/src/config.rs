@@ -50,7 +50,16 @@ impl Config {
     pub fn validate(&self) -> Result<(), Error> {
         self.websocket.validate().map_err(Error::Config)?;
         if self.websocket.streaming {
-            return Err(Error::Streaming);
+            return Err(Error::InvalidConfig {
+                field: "websocket.streaming",
+                reason: "must be off: the handler takes whole messages, not fragments",
+            });
+        }
+        if self.max_backlog == 0 {
+            return Err(Error::InvalidConfig {
+                field: "max_backlog",
+                reason: "must be at least 1, or no connection would ever be read",
+            });
         }
         Ok(())
     }

@@ -16,9 +16,13 @@ pub enum Error {
     Poll(io::Error),
     /// The WebSocket configuration is invalid.
     Config(ConfigError),
-    /// `Config::websocket.streaming` is on; this loop hands whole messages
-    /// to its handler and would drop fragments.
-    Streaming,
+    /// A setting of the loop's [`Config`](crate::Config) that cannot work.
+    InvalidConfig {
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A PEM certificate chain or key could not be read.
     Pem(String),
     /// rustls refused the certificate, the key or the protocol versions.
@@ -31,10 +35,9 @@ impl fmt::Display for Error {
             Error::Setup(e) => write!(f, "cannot set up the listener: {e}"),
             Error::Poll(e) => write!(f, "waiting for socket events failed: {e}"),
             Error::Config(e) => write!(f, "invalid WebSocket configuration: {e}"),
-            Error::Streaming => f.write_str(
-                "invalid WebSocket configuration: streaming is not supported by this loop, \
-                 whose handler takes whole messages",
-            ),
+            Error::InvalidConfig { field, reason } => {
+                write!(f, "invalid configuration: {field} {reason}")
+            }
             Error::Pem(e) => write!(f, "PEM: {e}"),
             Error::Tls(e) => write!(f, "TLS configuration: {e}"),
         }
@@ -47,7 +50,7 @@ impl std::error::Error for Error {
             Error::Setup(e) | Error::Poll(e) => Some(e),
             Error::Config(e) => Some(e),
             Error::Tls(e) => Some(e),
-            Error::Streaming | Error::Pem(_) => None,
+            Error::InvalidConfig { .. } | Error::Pem(_) => None,
         }
     }
 }

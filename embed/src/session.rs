@@ -158,13 +158,13 @@ impl Session {
             },
         };
         match self.wind_down(now, ending.deadline) {
-            Some(interest) => {
+            Some((interest, again)) => {
                 let deadline = Some(ending.deadline);
                 self.ending = Some(ending);
                 Status::Alive {
                     interest,
                     deadline,
-                    again: false,
+                    again,
                 }
             }
             None => Status::Done(ending.end),
@@ -366,24 +366,27 @@ impl Session {
     /// reads and discards until the client closes its side, so that closing
     /// a socket with unread input (which makes the kernel send a reset)
     /// never destroys our last bytes before the client has read them.
-    /// Returns the interest to wait with, or `None` once the socket can be
-    /// closed.
-    fn wind_down(&mut self, now: Instant, deadline: Instant) -> Option<Interest> {
+    /// Returns the interest to wait with and whether the read budget ran
+    /// out, or `None` once the socket can be closed.
+    fn wind_down(&mut self, now: Instant, deadline: Instant) -> Option<(Interest, bool)> {
         if now >= deadline || self.flush().is_err() {
             return None;
         }
         if self.tls.wants_write() {
-            return Some(Interest::READABLE | Interest::WRITABLE);
+            return Some((Interest::READABLE | Interest::WRITABLE, false));
         }
-        let mut discard = [0; 4096];
-        loop {
+        let mut discard = [0; 16 << 10];
+        for _ in 0..READ_BUDGET {
             match self.socket.read(&mut discard) {
                 Ok(0) => return None,
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(Interest::READABLE),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Some((Interest::READABLE, false))
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return None,
             }
         }
+        Some((Interest::READABLE, true))
     }
 }

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rusty_socket_embed_example::{
-    server_tls_config_from_pem, Config, ConnectionId, End, Handler, Server, Stopper,
+    server_tls_config_from_pem, Config, ConnectionId, End, Error, Handler, Server, Stopper,
 };
 use rusty_socket_proto::{CloseCode, CloseReason, Message, Timer};
 use rusty_socket_test_support::tls::TestPki;
@@ -51,7 +51,7 @@ struct Running {
     handled: Arc<AtomicUsize>,
     ends: mpsc::Receiver<(ConnectionId, End)>,
     stopper: Stopper,
-    thread: JoinHandle<Result<Echo, rusty_socket_embed_example::Error>>,
+    thread: JoinHandle<Result<Echo, Error>>,
 }
 
 impl Running {
@@ -452,6 +452,47 @@ async fn recv_half(reader: &mut rusty_socket_tokio::ReadHalf<TlsStream<TcpStream
         .expect("a message in time")
         .unwrap()
         .expect("a message, not the end")
+}
+
+#[test]
+fn configurations_that_cannot_work_are_refused() {
+    let pki = TestPki::new();
+    let tls = server_tls_config_from_pem(
+        pki.localhost.cert_pem.as_bytes(),
+        pki.localhost.key_pem.as_bytes(),
+    )
+    .unwrap();
+    let bind = |config: Config| {
+        let addr = "127.0.0.1:0".parse().unwrap();
+        let (ends, _) = mpsc::channel();
+        let echo = Echo {
+            handled: Arc::default(),
+            ends,
+        };
+        Server::bind(addr, Arc::clone(&tls), config, echo).err()
+    };
+    let mut streaming = Config::default();
+    streaming.websocket.streaming = true;
+    assert!(matches!(
+        bind(streaming),
+        Some(Error::InvalidConfig {
+            field: "websocket.streaming",
+            ..
+        })
+    ));
+    let mut no_backlog = Config::default();
+    no_backlog.max_backlog = 0;
+    assert!(matches!(
+        bind(no_backlog),
+        Some(Error::InvalidConfig {
+            field: "max_backlog",
+            ..
+        })
+    ));
+    let mut websocket = Config::default();
+    websocket.websocket.max_frame_size = 0;
+    assert!(matches!(bind(websocket), Some(Error::Config(_))));
+    assert!(bind(Config::default()).is_none());
 }
 
 /// The TLS configuration refuses what is not a certificate and a key.
