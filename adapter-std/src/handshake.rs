@@ -44,7 +44,7 @@ pub fn connect(url: &str) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Respo
 /// a [`Config`]. The opening handshake timeout also bounds the TCP connect
 /// and the TLS handshake. For `wss://`, the server name sent (SNI) and
 /// checked is the URL's host, a DNS name or an IP address; without the
-/// `rustls` feature, `wss://` gives [`Error::TlsUnsupported`].
+/// `rustls` feature, `wss://` gives `Error::TlsUnsupported`.
 ///
 /// ```no_run
 /// use rusty_socket_std::{connect_with, ClientRequest, Config};
