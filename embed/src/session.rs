@@ -132,6 +132,12 @@ impl Session {
             Some(ending) => ending,
             None => match self.pump(now, handler, config.max_backlog) {
                 Ok(again) => {
+                    if !again {
+                        // Nothing more to read for now: an idle connection
+                        // keeps no WebSocket buffer (proto allocates again
+                        // on the next read).
+                        self.ws.release_buffers();
+                    }
                     let mut interest = Interest::READABLE;
                     if self.tls.wants_write() {
                         interest |= Interest::WRITABLE;
