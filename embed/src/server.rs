@@ -169,8 +169,8 @@ impl<H: Handler> Server<H> {
             match self.listener.accept() {
                 Ok((socket, _)) => self.open(socket),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                // The client gave up before we accepted: try the next one.
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The client gave up before we accepted: try the next one.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
                 // Out of file descriptors, say: the next connection to
                 // arrive wakes the listener again.
