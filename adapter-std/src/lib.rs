@@ -120,10 +120,10 @@ mod transport;
 pub use crate::core::Incoming;
 pub use error::Error;
 #[cfg(feature = "rustls")]
-pub use error::TlsError;
-#[cfg(feature = "rustls")]
 pub use handshake::connect_tls;
 pub use handshake::{accept, accept_with, connect, connect_on, connect_with};
+#[cfg(feature = "rustls")]
+pub use rusty_socket_tls::TlsError;
 pub use socket::WebSocket;
 pub use split::{ReadHalf, WriteHalf};
 pub use stream::MaybeTlsStream;

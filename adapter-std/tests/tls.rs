@@ -389,17 +389,3 @@ fn split_halves_over_tls_send_8_mib_both_ways_at_once() {
         assert!(server_got == pattern(BIG, 2), "the server got other bytes");
     });
 }
-
-#[test]
-fn pem_problems_are_reported_as_such() {
-    let pki = TestPki::new();
-    let error = tls::server_config_from_pem(b"not pem", pki.localhost.key_pem.as_bytes())
-        .map(|_| ())
-        .unwrap_err();
-    assert!(matches!(error, Error::Tls(TlsError::Pem(_))), "{error:?}");
-    let error = tls::client_config_with_ca_file(&pki.dir.join("missing.pem"))
-        .map(|_| ())
-        .unwrap_err();
-    assert!(error.to_string().contains("missing.pem"), "{error}");
-    tls::server_config_from_pem_files(&pki.localhost.cert_path, &pki.localhost.key_path).unwrap();
-}

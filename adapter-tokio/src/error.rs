@@ -8,6 +8,8 @@ use rusty_socket_proto::http::StatusCode;
 use rusty_socket_proto::{
     AcceptError, CloseReason, ConfigError, HandshakeError, ProtocolError, SendError, UrlError,
 };
+#[cfg(feature = "rustls")]
+use rusty_socket_tls::{rustls_error, TlsError};
 
 /// Everything that can go wrong on a WebSocket driven by this crate.
 ///
@@ -224,111 +226,9 @@ pub(crate) fn copy_io(e: &io::Error) -> io::Error {
     io::Error::new(e.kind(), e.to_string())
 }
 
-/// The `rustls::Error` inside an `io::Error`, if that is what it carries.
-#[cfg(feature = "rustls")]
-fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
-    e.get_ref()?.downcast_ref::<rustls::Error>()
-}
-
-/// Why TLS failed, sorted into the cases a user acts on differently: a
-/// certificate problem (which authority, which name, which dates), a
-/// configuration problem (names, roots, PEM files), or anything else
-/// rustls reports (alerts from the peer, corrupt records).
-#[cfg(feature = "rustls")]
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum TlsError {
-    /// The server's certificate is not signed by an authority we trust
-    /// (a self-signed certificate, or a private CA the client was not
-    /// given: see `tls::client_config_with_ca_file`).
-    UnknownIssuer,
-    /// The server's certificate is not valid for `host`, the name we
-    /// connected to.
-    NameMismatch {
-        /// The URL's host: a DNS name or an IP address.
-        host: String,
-    },
-    /// The server's certificate has expired, or is not valid yet.
-    Expired,
-    /// The URL's host cannot be a TLS server name.
-    InvalidDnsName(String),
-    /// No trust roots: the `webpki-roots` and `native-roots` features are
-    /// both off (or the platform store is empty), so no server certificate
-    /// could ever be trusted. Pass a config with roots to `connect_tls`.
-    NoRootCertificates,
-    /// A PEM certificate or key could not be read or had nothing usable.
-    Pem(String),
-    /// Anything else rustls refused: an alert from the peer, a corrupt or
-    /// unexpected record, a key that does not match its certificate...
-    Other(rustls::Error),
-}
-
-#[cfg(feature = "rustls")]
-impl From<rustls::Error> for TlsError {
-    /// Sorts the certificate errors a user acts on; the rest is `Other`.
-    /// A name mismatch without context gets an empty `host`, which the
-    /// client fills in (it knows the name it asked for).
-    fn from(e: rustls::Error) -> Self {
-        use rustls::CertificateError as Cert;
-        match e {
-            rustls::Error::InvalidCertificate(cert) => match cert {
-                Cert::UnknownIssuer => TlsError::UnknownIssuer,
-                Cert::NotValidForName => TlsError::NameMismatch {
-                    host: String::new(),
-                },
-                Cert::NotValidForNameContext { expected, .. } => TlsError::NameMismatch {
-                    host: expected.to_str().into_owned(),
-                },
-                Cert::Expired
-                | Cert::ExpiredContext { .. }
-                | Cert::NotValidYet
-                | Cert::NotValidYetContext { .. } => TlsError::Expired,
-                other => TlsError::Other(rustls::Error::InvalidCertificate(other)),
-            },
-            other => TlsError::Other(other),
-        }
-    }
-}
-
 #[cfg(feature = "rustls")]
 impl From<TlsError> for Error {
     fn from(e: TlsError) -> Self {
         Error::Tls(e)
-    }
-}
-
-#[cfg(feature = "rustls")]
-impl fmt::Display for TlsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TlsError::UnknownIssuer => {
-                f.write_str("TLS: the server's certificate is signed by an unknown authority")
-            }
-            TlsError::NameMismatch { host } => {
-                write!(f, "TLS: the server's certificate is not valid for {host:?}")
-            }
-            TlsError::Expired => {
-                f.write_str("TLS: the server's certificate has expired or is not valid yet")
-            }
-            TlsError::InvalidDnsName(host) => {
-                write!(f, "TLS: {host:?} is not a valid server name")
-            }
-            TlsError::NoRootCertificates => f.write_str(
-                "TLS: no trusted root certificates (the webpki-roots and native-roots \
-                 features are off, or the platform has none)",
-            ),
-            TlsError::Pem(e) => write!(f, "TLS: {e}"),
-            TlsError::Other(e) => write!(f, "TLS: {e}"),
-        }
-    }
-}
-
-#[cfg(feature = "rustls")]
-impl std::error::Error for TlsError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            TlsError::Other(e) => Some(e),
-            _ => None,
-        }
     }
 }

@@ -119,7 +119,7 @@ use tokio::net::TcpStream;
 
 pub use error::Error;
 #[cfg(feature = "rustls")]
-pub use error::TlsError;
+pub use rusty_socket_tls::TlsError;
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use stream::MaybeTlsStream;
 pub use websocket::WebSocket;

@@ -333,31 +333,3 @@ async fn a_tls_error_mid_connection_reaches_the_caller() {
     })
     .await;
 }
-
-#[tokio::test]
-async fn pem_problems_are_reported_as_such() {
-    let pki = TestPki::new();
-    let key = pki.localhost.key_pem.as_bytes();
-    for (cert, key) in [
-        (&b"not pem"[..], key),
-        (pki.localhost.cert_pem.as_bytes(), b""),
-    ] {
-        let error = tls::server_config_from_pem(cert, key).unwrap_err();
-        assert!(matches!(error, Error::Tls(TlsError::Pem(_))), "{error:?}");
-    }
-    let error = tls::client_config_with_ca_pem(b"").unwrap_err();
-    assert!(matches!(error, Error::Tls(TlsError::Pem(_))), "{error:?}");
-    let missing = pki.dir.join("missing.pem");
-    let error = tls::client_config_with_ca_file(&missing).unwrap_err();
-    assert!(error.to_string().contains("missing.pem"), "{error}");
-    // A key that belongs to another certificate.
-    let error = tls::server_config_from_pem(
-        pki.localhost.cert_pem.as_bytes(),
-        pki.other_name.key_pem.as_bytes(),
-    )
-    .unwrap_err();
-    assert!(matches!(error, Error::Tls(_)), "{error:?}");
-    // The files test-support wrote work as they are.
-    tls::server_config_from_pem_files(&pki.localhost.cert_path, &pki.localhost.key_path).unwrap();
-    tls::client_config_with_ca_file(&pki.ca_path).unwrap();
-}

@@ -12,9 +12,7 @@ use std::error::Error;
 use std::io;
 use std::process::ExitCode;
 
-use rusty_socket_embed_example::{
-    server_tls_config_from_pem, Config, ConnectionId, End, Handler, Server,
-};
+use rusty_socket_embed_example::{Config, ConnectionId, End, Handler, Server};
 use rusty_socket_proto::Message;
 
 struct Echo;
@@ -49,8 +47,7 @@ fn run() -> Result<(), Box<dyn Error>> {
     let [addr, cert, key] = args.as_slice() else {
         return Err("usage: wss_echo_server ADDR CERT.pem KEY.pem".into());
     };
-    let read = |path: &str| std::fs::read(path).map_err(|e| format!("{path}: {e}"));
-    let tls = server_tls_config_from_pem(&read(cert)?, &read(key)?)?;
+    let tls = rusty_socket_tls::server_config_from_pem_files(cert.as_ref(), key.as_ref())?;
     let server = Server::bind(addr.parse()?, tls, Config::default(), Echo)?;
     eprintln!("listening on wss://{}", server.local_addr()?);
     server.run()?;

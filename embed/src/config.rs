@@ -1,11 +1,6 @@
 //! What the loop needs besides the two machines' own configurations.
 
-use std::sync::Arc;
 use std::time::Duration;
-
-use rustls::crypto::ring;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::Error;
 
@@ -63,31 +58,4 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// A rustls server configuration from a PEM certificate chain and a PEM
-/// private key, with the *ring* crypto provider chosen explicitly (never a
-/// process-wide default) and ALPN `http/1.1`, which is what a WebSocket
-/// opening handshake is.
-pub fn server_tls_config_from_pem(
-    cert_chain_pem: &[u8],
-    key_pem: &[u8],
-) -> Result<Arc<rustls::ServerConfig>, Error> {
-    let chain = CertificateDer::pem_slice_iter(cert_chain_pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::Pem(format!("certificate chain: {e}")))?;
-    if chain.is_empty() {
-        return Err(Error::Pem("no certificate in the certificate chain".into()));
-    }
-    let key = PrivateKeyDer::from_pem_slice(key_pem)
-        .map_err(|e| Error::Pem(format!("private key: {e}")))?;
-    let mut config =
-        rustls::ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(Error::Tls)?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .map_err(Error::Tls)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
 }

@@ -23,10 +23,6 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A PEM certificate chain or key could not be read.
-    Pem(String),
-    /// rustls refused the certificate, the key or the protocol versions.
-    Tls(rustls::Error),
 }
 
 impl fmt::Display for Error {
@@ -38,8 +34,6 @@ impl fmt::Display for Error {
             Error::InvalidConfig { field, reason } => {
                 write!(f, "invalid configuration: {field} {reason}")
             }
-            Error::Pem(e) => write!(f, "PEM: {e}"),
-            Error::Tls(e) => write!(f, "TLS configuration: {e}"),
         }
     }
 }
@@ -49,8 +43,7 @@ impl std::error::Error for Error {
         match self {
             Error::Setup(e) | Error::Poll(e) => Some(e),
             Error::Config(e) => Some(e),
-            Error::Tls(e) => Some(e),
-            Error::InvalidConfig { .. } | Error::Pem(_) => None,
+            Error::InvalidConfig { .. } => None,
         }
     }
 }

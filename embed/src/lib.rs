@@ -64,7 +64,7 @@
 //! An echo server (`examples/wss_echo_server.rs` is the same as a program):
 //!
 //! ```no_run
-//! use rusty_socket_embed_example::{server_tls_config_from_pem, Config, ConnectionId, Handler, Server};
+//! use rusty_socket_embed_example::{Config, ConnectionId, Handler, Server};
 //! use rusty_socket_proto::Message;
 //!
 //! struct Echo;
@@ -76,10 +76,8 @@
 //! }
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let tls = server_tls_config_from_pem(
-//!     &std::fs::read("cert.pem")?,
-//!     &std::fs::read("key.pem")?,
-//! )?;
+//! // The ring provider chosen explicitly, ALPN http/1.1 (rusty-socket-tls).
+//! let tls = rusty_socket_tls::server_config_from_pem_files("cert.pem".as_ref(), "key.pem".as_ref())?;
 //! let server = Server::bind("127.0.0.1:9443".parse()?, tls, Config::default(), Echo)?;
 //! server.run()?;
 //! # Ok(()) }
@@ -94,7 +92,7 @@ mod handler;
 mod server;
 mod session;
 
-pub use config::{server_tls_config_from_pem, Config};
+pub use config::Config;
 pub use error::{End, Error};
 pub use handler::{ConnectionId, Handler};
 pub use server::{Server, Stopper};

@@ -11,9 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusty_socket_embed_example::{
-    server_tls_config_from_pem, Config, ConnectionId, End, Error, Handler, Server, Stopper,
-};
+use rusty_socket_embed_example::{Config, ConnectionId, End, Error, Handler, Server, Stopper};
 use rusty_socket_proto::{CloseCode, CloseReason, Message, Timer};
 use rusty_socket_test_support::tls::TestPki;
 use rusty_socket_tokio::rustls::pki_types::ServerName;
@@ -57,7 +55,7 @@ struct Running {
 impl Running {
     fn start(config: Config) -> Running {
         let pki = TestPki::new();
-        let tls = server_tls_config_from_pem(
+        let tls = rusty_socket_tls::server_config_from_pem(
             pki.localhost.cert_pem.as_bytes(),
             pki.localhost.key_pem.as_bytes(),
         )
@@ -457,7 +455,7 @@ async fn recv_half(reader: &mut rusty_socket_tokio::ReadHalf<TlsStream<TcpStream
 #[test]
 fn configurations_that_cannot_work_are_refused() {
     let pki = TestPki::new();
-    let tls = server_tls_config_from_pem(
+    let tls = rusty_socket_tls::server_config_from_pem(
         pki.localhost.cert_pem.as_bytes(),
         pki.localhost.key_pem.as_bytes(),
     )
@@ -493,16 +491,6 @@ fn configurations_that_cannot_work_are_refused() {
     websocket.websocket.max_frame_size = 0;
     assert!(matches!(bind(websocket), Some(Error::Config(_))));
     assert!(bind(Config::default()).is_none());
-}
-
-/// The TLS configuration refuses what is not a certificate and a key.
-#[test]
-fn pem_errors_are_reported() {
-    let pki = TestPki::new();
-    let err = server_tls_config_from_pem(b"not pem", pki.localhost.key_pem.as_bytes()).unwrap_err();
-    assert!(err.to_string().contains("no certificate"), "{err}");
-    let err = server_tls_config_from_pem(pki.localhost.cert_pem.as_bytes(), b"").unwrap_err();
-    assert!(err.to_string().starts_with("PEM: private key"), "{err}");
 }
 
 #[tokio::test]
