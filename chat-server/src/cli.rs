@@ -318,6 +318,40 @@ mod tests {
     }
 
     #[test]
+    fn tls_takes_a_certificate_and_its_key_both_readable() {
+        let pki = rusty_socket_test_support::tls::TestPki::new();
+        let path = |p: &std::path::Path| p.to_str().expect("UTF-8 path").to_owned();
+        let (cert, key) = (
+            path(&pki.localhost.cert_path),
+            path(&pki.localhost.key_path),
+        );
+        let settings =
+            Settings::from_args(args(&["--tls-cert", &cert, "--tls-key", &key])).expect("valid");
+        assert!(settings.tls.is_some());
+        assert!(Settings::from_args(args(&[])).expect("valid").tls.is_none());
+
+        for alone in [["--tls-cert", &cert], ["--tls-key", &key]] {
+            let error = Settings::from_args(args(&alone)).expect_err("one without the other");
+            assert_eq!(
+                error,
+                "--tls-cert and --tls-key go together: give both (TLS) or neither"
+            );
+        }
+        let missing = "/nonexistent/rusty-socket-cert.pem";
+        let error = Settings::from_args(args(&["--tls-cert", missing, "--tls-key", &key]))
+            .expect_err("no such file");
+        assert!(
+            error.starts_with(&format!("--tls-cert {missing} --tls-key {key}: ")),
+            "{error}"
+        );
+        // The key where the certificate should be, and the other way round.
+        let error = Settings::from_args(args(&["--tls-cert", &key, "--tls-key", &cert]))
+            .expect_err("swapped files");
+        assert!(error.starts_with("--tls-cert "), "{error}");
+        assert!(!error.contains('\n'), "one line: {error}");
+    }
+
+    #[test]
     fn a_queue_bound_below_one_message_is_refused() {
         let error = Settings::from_args(args(&["--max-queued-bytes", "1KiB"]))
             .expect_err("1 KiB cannot hold a 64 KiB message");

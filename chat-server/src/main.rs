@@ -174,3 +174,33 @@ fn report_shutdown(left: usize, second_signal: Option<shutdown::Signal>, timeout
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn the_tls_handshake_and_the_request_share_one_deadline() {
+        let settings = Settings::from_args(Args::parse_from(["chat-server"])).expect("defaults");
+        let context = Context::new(settings);
+        let start = Instant::now();
+        let deadline = context.handshake_deadline(start);
+        assert_eq!(deadline, Some(start + Duration::from_secs(10)));
+        // 3 s of TLS handshake leave 7 s for the request.
+        let config = context.config_after_tls(deadline, start + Duration::from_secs(3));
+        assert_eq!(config.handshake_timeout, Some(Duration::from_secs(7)));
+        // Past the deadline: a millisecond, so that proto cuts it off at once.
+        let config = context.config_after_tls(deadline, start + Duration::from_secs(11));
+        assert_eq!(config.handshake_timeout, Some(Duration::from_millis(1)));
+
+        let off = ["chat-server", "--handshake-timeout", "off"];
+        let context = Context::new(Settings::from_args(Args::parse_from(off)).expect("valid"));
+        assert_eq!(context.handshake_deadline(start), None);
+        assert_eq!(
+            context.config_after_tls(None, start).handshake_timeout,
+            None
+        );
+    }
+}

@@ -45,6 +45,11 @@ const WRITE_POLL: Duration = Duration::from_millis(100);
 /// each (the default) adds up at thousands of clients.
 const STACK_SIZE: usize = 256 << 10;
 
+/// The bound on a TLS handshake under `--handshake-timeout off`: the
+/// adapter's TLS accept takes a duration, and a day is no bound a client
+/// would wait for.
+const NO_DEADLINE: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// How long to wait before accepting again after `accept` failed.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -198,7 +203,7 @@ fn open_tls(
         }
         Opening::Garbage(byte) => return Err(Refused::Garbage(byte)),
     }
-    let left = left(deadline)?.unwrap_or(tls::NO_DEADLINE);
+    let left = left(deadline)?.unwrap_or(NO_DEADLINE);
     rusty_socket_std::tls::accept(stream, config, left).map_err(|e| {
         if e.is_timeout() {
             Refused::TimedOut

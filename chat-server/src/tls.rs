@@ -15,7 +15,6 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use tracing::{debug, info};
 
@@ -28,10 +27,6 @@ const HANDSHAKE_RECORD: u8 = 22;
 /// the answer does not reset it (unread data turns a close into a reset,
 /// which could destroy the answer in flight).
 pub const PLAIN_REQUEST_READ: usize = 8 << 10;
-
-/// The bound on a TLS handshake under `--handshake-timeout off`: the std
-/// adapter's TLS accept takes a duration, and nobody waits a day.
-pub const NO_DEADLINE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What the first byte of a connection on the TLS port says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
