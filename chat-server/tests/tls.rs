@@ -81,7 +81,7 @@ async fn wss_clients_of_both_adapters_chat_and_the_page_is_served_over_https() {
             while let Ok(Some(_)) = cli.recv() {}
             server.wait_for_clients(0);
         });
-        assert!(server.wait_for_log(&["disconnected", "code=1000", "reason=bye"]));
+        assert!(server.wait_for_log(&["disconnected", "code=1000", "reason=\"bye\""]));
     }
 }
 
@@ -93,6 +93,8 @@ async fn plain_http_on_the_tls_port_gets_400_and_a_log_line() {
         let server = Server::start_tls(&pki, &["--runtime", runtime]);
         let mut honest = block_in_place(|| std_tls_client(&server.url(), None, &tls))
             .expect("the honest wss:// client");
+        // In the chat (it joins after its handshake), so that it hears itself.
+        block_in_place(|| server.wait_for_clients(1));
 
         // A browser sent to http:// is told, in plain HTTP, to use https.
         let plain = block_in_place(|| http_get(server.addr, "/", &[]));
@@ -125,6 +127,7 @@ fn garbage_on_the_tls_port_is_refused_at_once_with_a_log_line() {
         // The default handshake timeout (10 s): a refusal must come sooner.
         let server = Server::start_tls(&pki, &["--runtime", runtime]);
         let mut honest = std_tls_client(&server.url(), None, &tls).expect("honest client");
+        server.wait_for_clients(1);
 
         let waited = refused_after(server.addr, &[0x00, 0xff, 0x13, 0x37]);
         assert!(waited < Duration::from_secs(2), "{runtime}: {waited:?}");
@@ -155,6 +158,7 @@ fn a_tls_slowloris_is_dropped_at_the_handshake_timeout() {
     for runtime in RUNTIMES {
         let server = Server::start_tls(&pki, &["--runtime", runtime, "--handshake-timeout", "2s"]);
         let mut honest = std_tls_client(&server.url(), None, &tls).expect("honest client");
+        server.wait_for_clients(1);
         let slow: Vec<_> = (0..SLOW)
             .map(|_| {
                 let (addr, hello) = (server.addr, hello.clone());
@@ -216,6 +220,7 @@ fn a_flood_of_half_open_tls_handshakes_is_dropped_on_time() {
         );
         let url = server.url();
         let mut first = std_tls_client(&url, None, &tls).expect("honest client");
+        server.wait_for_clients(1);
         // Ten times --max-connections, each stopping halfway through its
         // ClientHello.
         let flood: Vec<(TcpStream, Instant)> = (0..FLOOD)
@@ -230,6 +235,7 @@ fn a_flood_of_half_open_tls_handshakes_is_dropped_on_time() {
         // Handshakes in progress hold no place among --max-connections: a
         // wss:// client still gets in, and both chat.
         let mut second = std_tls_client(&url, None, &tls).expect("a client during the flood");
+        server.wait_for_clients(2);
         let line = format!("{runtime}: first, during the flood");
         chat_std(&mut first, &line);
         assert_eq!(second.recv().expect("recv"), Some(Message::text(line)));
