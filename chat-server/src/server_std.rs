@@ -130,8 +130,9 @@ fn connection(stream: TcpStream, context: &Context, tracker: &Tracker) {
     if let Err(e) = stream.set_nodelay(true) {
         debug!(%peer, "cannot set TCP_NODELAY: {e}");
     }
-    // A second handle on the socket, for `prepare` (a TLS stream hides its
-    // socket).
+    // A second handle on the socket (a TLS stream hides its own): for the
+    // write timeout, and to shut the socket down under a writer stuck on a
+    // client that does not read.
     let socket = match stream.try_clone() {
         Ok(socket) => socket,
         Err(e) => {
