@@ -77,6 +77,28 @@ impl Server {
         }
     }
 
+    /// A Tokio client of this server, over wss:// (trusting the test CA)
+    /// if the server speaks TLS.
+    pub async fn tokio_client(&self) -> Result<TokioTlsClient, rusty_socket_tokio::Error> {
+        match &self.tls {
+            Some(tls) => tokio_tls_client(&self.url(), None, tls).await,
+            None => tokio_client(&self.url(), None).await,
+        }
+    }
+
+    /// `GET /stats` from another thread (a monitor), over TLS if the
+    /// server speaks it.
+    pub fn stats_probe(&self) -> impl Fn() -> Value + Send + 'static {
+        let (addr, tls) = (self.addr, self.tls.clone());
+        move || {
+            let response = match &tls {
+                Some(tls) => https_get(addr, "/stats", tls),
+                None => http_get(addr, "/stats", &[]),
+            };
+            serde_json::from_str(&response.body).expect("/stats is JSON")
+        }
+    }
+
     /// A `GET`, over TLS if the server speaks it.
     pub fn get(&self, path: &str) -> HttpResponse {
         match &self.tls {
