@@ -21,7 +21,7 @@ use rusty_socket_std::rustls::pki_types::ServerName;
 use rusty_socket_std::rustls::{ClientConfig, ClientConnection};
 use rusty_socket_std::MaybeTlsStream;
 use rusty_socket_test_support::tls::TestPki;
-use rusty_socket_tokio::{CloseCode, Message};
+use rusty_socket_tokio::{CloseCode, CloseFrame, Message};
 use tokio::task::block_in_place;
 
 /// A blocking wss:// client.
@@ -32,7 +32,7 @@ async fn wss_clients_of_both_adapters_chat_and_the_page_is_served_over_https() {
     let pki = TestPki::new();
     let tls = client_tls(&pki);
     for runtime in RUNTIMES {
-        let server = Server::start_tls(&pki, &["--runtime", runtime]);
+        let mut server = Server::start_tls(&pki, &["--runtime", runtime]);
         let listening = format!("listening on https://{}", server.addr);
         assert!(server.wait_for_log(&[&listening]), "{runtime}");
         let page = block_in_place(|| server.get("/"));
@@ -76,12 +76,28 @@ async fn wss_clients_of_both_adapters_chat_and_the_page_is_served_over_https() {
 
         web.close(CloseCode::NORMAL, "bye").await.expect("close");
         while let Ok(Some(_)) = web.recv().await {}
-        block_in_place(|| {
-            cli.close(CloseCode::NORMAL, "bye").expect("close");
-            while let Ok(Some(_)) = cli.recv() {}
-            server.wait_for_clients(0);
-        });
         assert!(server.wait_for_log(&["disconnected", "code=1000", "reason=\"bye\""]));
+        // A shutdown closes the other with 1001 over TLS too, and the
+        // closing handshake completes (no wait for --shutdown-timeout).
+        block_in_place(|| server.wait_for_clients(1));
+        let closing = thread::spawn(move || (cli.recv(), cli.recv()));
+        let started = Instant::now();
+        let status = block_in_place(|| server.terminate());
+        assert!(status.success(), "{runtime}: {status}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{runtime}: the shutdown waited {:?}",
+            started.elapsed()
+        );
+        let (close, end) = closing.join().expect("no panic");
+        let going_away = CloseFrame::new(CloseCode::GOING_AWAY, "server shutting down");
+        assert_eq!(
+            close.expect("recv"),
+            Some(Message::Close(Some(going_away))),
+            "{runtime}"
+        );
+        assert!(matches!(end, Ok(None)), "{runtime}: {end:?}");
+        assert!(server.wait_for_log(&["every connection closed; bye"]));
     }
 }
 
