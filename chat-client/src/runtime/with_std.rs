@@ -76,6 +76,9 @@ impl Connection for StdConnection {
 /// A failed connect, in the user's terms.
 fn classify(error: Error) -> ConnectError {
     match error {
+        // The adapter gave up on the TCP connect or the TLS handshake (a
+        // server without TLS on that port waits, silent, for a request).
+        e if e.is_timeout() => ConnectError::TimedOut,
         Error::Io(e) => ConnectError::Unreachable(e.to_string()),
         Error::Url(e) => ConnectError::Url(e.to_string()),
         Error::Tls(e) => tls_error(e),
