@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use rusty_socket_proto::{CloseCode, Config, Message};
 use rusty_socket_std::rustls::{ServerConfig, ServerConnection};
 use rusty_socket_std::tls::TlsStream;
-use rusty_socket_std::{accept_with, Error, ReadHalf, Transport, TryClone, WriteHalf};
+use rusty_socket_std::{accept_with, Error, ReadHalf, TlsError, Transport, TryClone, WriteHalf};
 use tracing::{debug, info, warn};
 
 use crate::cli::Settings;
@@ -164,7 +164,7 @@ fn open_tls(
     mut stream: TcpStream,
     config: Arc<ServerConfig>,
     deadline: Option<Instant>,
-) -> Result<TlsStream<ServerConnection>, Refused<Error>> {
+) -> Result<TlsStream<ServerConnection>, Refused> {
     let left = |deadline: Option<Instant>| match deadline {
         Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
             Some(left) if !left.is_zero() => Ok(Some(left)),
@@ -205,12 +205,12 @@ fn open_tls(
         Opening::Garbage(byte) => return Err(Refused::Garbage(byte)),
     }
     let left = left(deadline)?.unwrap_or(NO_DEADLINE);
-    rusty_socket_std::tls::accept(stream, config, left).map_err(|e| {
-        if e.is_timeout() {
-            Refused::TimedOut
-        } else {
-            Refused::Handshake(e)
-        }
+    rusty_socket_std::tls::accept(stream, config, left).map_err(|e| match e {
+        e if e.is_timeout() => Refused::TimedOut,
+        // rustls' own words, as the Tokio runtime logs them (without the
+        // adapter's "TLS: " in front).
+        Error::Tls(TlsError::Other(e)) => Refused::Handshake(e.to_string()),
+        e => Refused::Handshake(e.to_string()),
     })
 }
 

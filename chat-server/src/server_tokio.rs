@@ -17,7 +17,6 @@
 //! its close gets `close_timeout` to go out before the connection is dropped.
 
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -118,7 +117,7 @@ async fn open_tls(
     mut stream: TcpStream,
     config: Arc<ServerConfig>,
     deadline: Option<Instant>,
-) -> Result<TlsStream<TcpStream>, Refused<io::Error>> {
+) -> Result<TlsStream<TcpStream>, Refused> {
     let mut first = [0; 1];
     match within(deadline, stream.peek(&mut first)).await {
         None => return Err(Refused::TimedOut),
@@ -144,7 +143,8 @@ async fn open_tls(
     let handshake = TlsAcceptor::from(config).accept(stream);
     match within(deadline, handshake).await {
         Some(Ok(stream)) => Ok(stream),
-        Some(Err(e)) => Err(Refused::Handshake(e)),
+        // tokio-rustls' I/O error shows the rustls error it carries.
+        Some(Err(e)) => Err(Refused::Handshake(e.to_string())),
         None => Err(Refused::TimedOut),
     }
 }

@@ -13,7 +13,6 @@
 //! deadline, so a client trickling a ClientHello is cut off like one
 //! trickling an HTTP request.
 
-use std::fmt;
 use std::net::SocketAddr;
 
 use tracing::{debug, info};
@@ -65,7 +64,7 @@ pub fn plain_http_answer() -> &'static [u8] {
 
 /// Why a connection on the TLS port never reached its HTTP request.
 #[derive(Debug)]
-pub enum Refused<E> {
+pub enum Refused {
     /// It sent plain HTTP; it was answered with [`plain_http_answer`].
     PlainHttp,
     /// Its first byte cannot start a TLS connection.
@@ -75,11 +74,11 @@ pub enum Refused<E> {
     /// It connected and left without sending anything (a port probe).
     Silent,
     /// The TLS handshake failed (a bad record, an alert, no common cipher
-    /// suite, an I/O error).
-    Handshake(E),
+    /// suite, an I/O error): rustls' words, the same from both runtimes.
+    Handshake(String),
 }
 
-impl<E: fmt::Display> Refused<E> {
+impl Refused {
     /// The log line, one per refused connection. A probe that sends
     /// nothing is only worth a debug line, as on the plain HTTP port.
     pub fn log(&self, peer: SocketAddr) {
