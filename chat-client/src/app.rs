@@ -47,14 +47,15 @@ struct Session {
 }
 
 impl App {
-    /// A client with the flags' defaults, reading from the terminal or stdin.
-    pub fn new(cli: Cli) -> Self {
-        App {
+    /// A client with the flags' defaults, reading from the terminal or
+    /// stdin. Fails (with the one line to print) if `--ca` cannot be used.
+    pub fn new(cli: Cli) -> Result<Self, String> {
+        Ok(App {
             default_url: cli.url,
-            runtime: Runtime::new(cli.runtime),
+            runtime: Runtime::new(cli.runtime, cli.ca.as_deref())?,
             input: Input::open(),
             session: None,
-        }
+        })
     }
 
     /// Runs until `exit` or the end of input.

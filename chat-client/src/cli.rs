@@ -4,6 +4,8 @@
 //! choose where `connect` goes by default and which WebSocket adapter
 //! carries the connection.
 
+use std::path::PathBuf;
+
 use clap::{Parser, ValueEnum};
 
 /// Where `connect` without an argument goes: the chat server's default
@@ -25,6 +27,11 @@ pub const DEFAULT_URL: &str = "ws://127.0.0.1:8080";
 /// sent waits (up to 1 s) for the server to broadcast it back; `exit` or the
 /// end of input closes the connection with 1000 and waits for the closing
 /// handshake (up to 7 s). Error lines go to stderr, and the script goes on.
+///
+/// `connect wss://HOST:PORT` connects over TLS (a chat server started with
+/// --tls-cert and --tls-key). The server's certificate must be valid for
+/// HOST and signed by an authority the client trusts: the bundled Mozilla
+/// roots, plus the one given with --ca (for a self-signed server).
 #[derive(Debug, Parser)]
 #[command(name = "chat-client", version, about, long_about)]
 pub struct Cli {
@@ -35,6 +42,12 @@ pub struct Cli {
     /// The WebSocket adapter that carries the connection.
     #[arg(long, value_enum, default_value_t = RuntimeKind::Tokio)]
     pub runtime: RuntimeKind,
+
+    /// Also trust the certificate authorities in this PEM file for wss://
+    /// servers: the certificate of a self-signed server, or the CA that
+    /// signed it.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
 }
 
 /// Which adapter drives the connection. Both behave the same at the prompt;
@@ -59,15 +72,19 @@ mod tests {
         let cli = Cli::parse_from(["chat-client"]);
         assert_eq!(cli.url, "ws://127.0.0.1:8080");
         assert_eq!(cli.runtime, RuntimeKind::Tokio);
+        assert_eq!(cli.ca, None);
         let cli = Cli::parse_from([
             "chat-client",
             "--url",
             "ws://127.0.0.1:9000/chat",
             "--runtime",
             "std",
+            "--ca",
+            "ca.pem",
         ]);
         assert_eq!(cli.url, "ws://127.0.0.1:9000/chat");
         assert_eq!(cli.runtime, RuntimeKind::Std);
+        assert_eq!(cli.ca, Some(PathBuf::from("ca.pem")));
         assert!(Cli::try_parse_from(["chat-client", "--runtime", "async-std"]).is_err());
     }
 }

@@ -16,7 +16,8 @@
 //! # Behaviour
 //!
 //! - `connect` goes to `--url` (default `ws://127.0.0.1:8080`), `connect URL`
-//!   elsewhere; `--runtime tokio|std` picks the adapter.
+//!   elsewhere; `--runtime tokio|std` picks the adapter. `wss://` URLs go
+//!   over TLS, trusting the bundled roots plus `--ca FILE`.
 //! - While connected every line is sent, except `help`, `exit` (which
 //!   closes with 1000 first) and `__disconnect` (which completes the
 //!   closing handshake). Blank lines are not sent.
@@ -27,8 +28,10 @@
 //!   always prints above the next prompt.
 //! - Every error is one line (`Error: ...`) followed by the `> ` prompt: an
 //!   unknown command, an unreachable server, a refused handshake with its
-//!   HTTP status, the server closing the connection with its code and
-//!   reason (reported at once, even while the user is at `msg> `).
+//!   HTTP status, a certificate the client does not accept (unknown
+//!   authority, wrong name, expired), the server closing the connection
+//!   with its code and reason (reported at once, even while the user is at
+//!   `msg> `).
 //! - Ctrl-D and Ctrl-C exit like `exit`.
 //! - When stdin or stdout is not a terminal (a script): no line editor, no
 //!   prompts, errors on stderr; after `exit` or the end of input the client
@@ -38,7 +41,7 @@
 //!
 //! The modules, top down:
 //!
-//! - [`cli`]: flags (`--url`, `--runtime tokio|std`).
+//! - [`cli`]: flags (`--url`, `--runtime tokio|std`, `--ca FILE`).
 //! - [`app`]: the command loop, written once.
 //! - [`commands`]: what a typed line means; the fixed texts.
 //! - [`input`]: the line editor on a terminal, plain stdin otherwise.
@@ -60,11 +63,19 @@ mod runtime;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    match app::App::new(cli).run() {
+    let app = match app::App::new(cli) {
+        Ok(app) => app,
+        // A bad --ca file: reported like clap's own usage errors (exit
+        // code 2), before the banner, rather than at every `connect`.
+        Err(e) => cli::Cli::command()
+            .error(clap::error::ErrorKind::ValueValidation, e)
+            .exit(),
+    };
+    match app.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: cannot read input: {e}");

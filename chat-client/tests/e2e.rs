@@ -17,6 +17,7 @@ use std::thread;
 use std::time::Duration;
 
 use rusty_socket_std::{accept, Message};
+use rusty_socket_test_support::tls::TestPki;
 use support::{forbidden_server, free_addr, output_lines, run_piped, ChatServer, PtyClient, WAIT};
 
 /// The transcript of the issue, for client 1.
@@ -41,9 +42,13 @@ const TRANSCRIPT: &[&str] = &[
 
 /// Client 1 in a terminal, client 2 from a script, one chat server.
 fn transcript(runtime: &str) {
-    let server = ChatServer::start(runtime);
+    transcript_with(&ChatServer::start(runtime), runtime, &[]);
+}
+
+/// The transcript against `server`, clients on `runtime` with `extra` flags.
+fn transcript_with(server: &ChatServer, runtime: &str, extra: &[&str]) {
     let url = server.url();
-    let args = ["--url", url.as_str(), "--runtime", runtime];
+    let args = [&["--url", url.as_str(), "--runtime", runtime][..], extra].concat();
     let mut client1 = PtyClient::spawn(&args);
     client1.expect("---<Command Line Chat Initialized!>---");
     client1.expect("> ");
@@ -90,6 +95,26 @@ fn transcript_tokio() {
 #[test]
 fn transcript_std() {
     transcript("std");
+}
+
+/// The transcript over wss://: the clients trust the test CA with --ca.
+/// Each client runtime against the other server runtime.
+fn transcript_over_wss(client_runtime: &str, server_runtime: &str) {
+    let pki = TestPki::new();
+    let server = ChatServer::start_tls(server_runtime, &pki.localhost);
+    assert!(server.url().starts_with("wss://"));
+    let ca = pki.ca_path.to_str().expect("UTF-8 path");
+    transcript_with(&server, client_runtime, &["--ca", ca]);
+}
+
+#[test]
+fn transcript_over_wss_tokio() {
+    transcript_over_wss("tokio", "std");
+}
+
+#[test]
+fn transcript_over_wss_std() {
+    transcript_over_wss("std", "tokio");
 }
 
 /// A message printed while the user is typing leaves the typed text on the
@@ -209,6 +234,108 @@ fn error_lines_tokio() {
 #[test]
 fn error_lines_std() {
     error_lines("std");
+}
+
+/// A certificate the client does not accept is one error line, and the
+/// `> ` prompt comes back: a server whose CA the client was not given, a
+/// certificate for another name, an expired one. The good server is then
+/// reached on the same prompt.
+fn certificate_error_lines(runtime: &str) {
+    let pki = TestPki::new();
+    let good = ChatServer::start_tls("tokio", &pki.localhost);
+    let stranger = ChatServer::start_tls("std", &pki.untrusted);
+    let other_name = ChatServer::start_tls("tokio", &pki.other_name);
+    let expired = ChatServer::start_tls("std", &pki.expired);
+    let unknown = |url: &str| {
+        format!(
+            "Error: the certificate of {url} is signed by an unknown authority \
+             (trust it with --ca FILE)"
+        )
+    };
+
+    // Without --ca, the test CA is nobody's.
+    let mut client = PtyClient::spawn(&["--runtime", runtime]);
+    client.expect("> ");
+    client.type_line(&format!("connect {}", good.url()));
+    client.expect("(trust it with --ca FILE)");
+    client.expect("> ");
+    client.type_line("exit");
+    client.expect_exit();
+    assert_eq!(
+        client.lines(),
+        [
+            "---<Command Line Chat Initialized!>---".to_owned(),
+            format!("> connect {}", good.url()),
+            unknown(&good.url()),
+            "> exit".to_owned(),
+            "Exiting Program!".to_owned(),
+        ]
+    );
+
+    let ca = pki.ca_path.to_str().expect("UTF-8 path");
+    let mut client = PtyClient::spawn(&["--runtime", runtime, "--ca", ca]);
+    client.expect("> ");
+    let mut expected = vec!["---<Command Line Chat Initialized!>---".to_owned()];
+    for (server, error) in [
+        (&stranger, unknown(&stranger.url())),
+        (
+            &other_name,
+            format!(
+                "Error: the certificate of {} is not valid for the name \"127.0.0.1\"",
+                other_name.url()
+            ),
+        ),
+        (
+            &expired,
+            format!(
+                "Error: the certificate of {} has expired (or is not valid yet)",
+                expired.url()
+            ),
+        ),
+    ] {
+        client.type_line(&format!("connect {}", server.url()));
+        client.expect(&error);
+        client.expect("> ");
+        expected.push(format!("> connect {}", server.url()));
+        expected.push(error);
+    }
+    client.type_line(&format!("connect {}", good.url()));
+    client.expect("Connected successfully.");
+    client.expect("msg> ");
+    client.type_line("exit");
+    client.expect_exit();
+    expected.extend([
+        format!("> connect {}", good.url()),
+        "Connected successfully.".to_owned(),
+        "msg> exit".to_owned(),
+        "Exiting Program!".to_owned(),
+    ]);
+    assert_eq!(client.lines(), expected);
+}
+
+#[test]
+fn certificate_errors_are_one_line_tokio() {
+    certificate_error_lines("tokio");
+}
+
+#[test]
+fn certificate_errors_are_one_line_std() {
+    certificate_error_lines("std");
+}
+
+/// A `--ca` file that cannot be used stops the client at start, with a
+/// usage error naming the file.
+#[test]
+fn an_unusable_ca_file_is_a_usage_error() {
+    let missing = "/nonexistent/rusty-socket-ca.pem";
+    let output = run_piped(&["--ca", missing], "");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!("error: --ca {missing}: ")),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "nothing runs: {output:?}");
 }
 
 /// A server that echoes text and reports the close code it received.

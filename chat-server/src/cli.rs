@@ -4,10 +4,13 @@
 //! so that the servers only ever see values that work together.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use rusty_socket_proto::{Config, MAX_HEADER_LEN};
+use rusty_socket_tokio::rustls::ServerConfig;
 
 use crate::origin::OriginPolicy;
 
@@ -15,14 +18,16 @@ use crate::origin::OriginPolicy;
 /// connected client, the sender included.
 ///
 /// Open http://ADDR/ in a browser for the chat page; WebSocket clients
-/// connect to ws://ADDR/. `GET /stats` answers JSON with the number of
-/// clients and the bytes queued for them. Logs go to stderr, filtered by
-/// RUST_LOG (default `info`).
+/// connect to ws://ADDR/. With --tls-cert and --tls-key the same port
+/// speaks TLS instead: the page is at https://ADDR/ and the WebSocket at
+/// wss://ADDR/. `GET /stats` answers JSON with the number of clients and
+/// the bytes queued for them. Logs go to stderr, filtered by RUST_LOG
+/// (default `info`).
 #[derive(Debug, Parser)]
 #[command(name = "chat-server", version)]
 pub struct Args {
     /// Address to listen on. Port 0 picks a free port; the first log line
-    /// ("listening on ADDR") tells which.
+    /// ("listening on http://ADDR", or https://) tells which.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
 
@@ -49,8 +54,9 @@ pub struct Args {
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
     pub max_queued_bytes: usize,
 
-    /// How long a client may take to complete the opening handshake (its
-    /// HTTP request) after connecting. `0` or `off` disables it.
+    /// How long a client may take to complete the opening handshake after
+    /// connecting: the TLS handshake (with --tls-cert) and the HTTP
+    /// request, together. `0` or `off` disables it.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub handshake_timeout: Duration,
 
@@ -80,6 +86,19 @@ pub struct Args {
     #[arg(long)]
     pub no_deflate: bool,
 
+    /// Serve over TLS with this certificate chain (PEM: the server's
+    /// certificate first, then any intermediates): the page over https://,
+    /// the WebSocket over wss://, on the --addr port. Needs --tls-key.
+    /// A self-signed certificate works once clients trust it (chat-client
+    /// --ca FILE; a browser asks).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    /// Needs --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
     /// On SIGINT or SIGTERM, how long to wait for clients to complete the
     /// closing handshake (each is sent 1001, going away) before exiting.
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
@@ -106,6 +125,8 @@ pub struct Settings {
     pub max_queued_bytes: usize,
     pub origins: OriginPolicy,
     pub shutdown_timeout: Duration,
+    /// The TLS certificate and key, loaded: `Some` serves https and wss.
+    pub tls: Option<Arc<ServerConfig>>,
 }
 
 impl Settings {
@@ -128,6 +149,15 @@ impl Settings {
             ));
         }
         let origins = OriginPolicy::new(&args.allow_origins)?;
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(load_tls(cert, key)?),
+            (None, None) => None,
+            _ => {
+                return Err(
+                    "--tls-cert and --tls-key go together: give both (TLS) or neither".into(),
+                )
+            }
+        };
         let enabled = |d: Duration| (!d.is_zero()).then_some(d);
         let mut config = Config::default();
         // Chat messages are small: one frame may be as large as a message,
@@ -153,6 +183,7 @@ impl Settings {
             max_queued_bytes: args.max_queued_bytes,
             origins,
             shutdown_timeout: args.shutdown_timeout,
+            tls,
         })
     }
 
@@ -160,6 +191,20 @@ impl Settings {
     pub fn close_timeout(&self) -> Duration {
         self.config.close_timeout.unwrap_or(Duration::from_secs(5))
     }
+}
+
+/// Reads the certificate chain and key once, at start, so that a missing
+/// file or bad PEM is a usage error rather than a failure of every client.
+/// Both runtimes serve with this config (the adapters re-export the same
+/// rustls).
+fn load_tls(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
+    rusty_socket_tokio::tls::server_config_from_pem_files(cert, key).map_err(|e| {
+        format!(
+            "--tls-cert {} --tls-key {}: {e}",
+            cert.display(),
+            key.display()
+        )
+    })
 }
 
 /// Parses a byte count: `65536`, `64KiB`, `64k`, `1MiB`, `1m`, `1G` (units
@@ -270,6 +315,40 @@ mod tests {
                 .expect("valid");
         assert_eq!(settings.config.keepalive_interval, None);
         assert_eq!(settings.config.idle_timeout, None);
+    }
+
+    #[test]
+    fn tls_takes_a_certificate_and_its_key_both_readable() {
+        let pki = rusty_socket_test_support::tls::TestPki::new();
+        let path = |p: &std::path::Path| p.to_str().expect("UTF-8 path").to_owned();
+        let (cert, key) = (
+            path(&pki.localhost.cert_path),
+            path(&pki.localhost.key_path),
+        );
+        let settings =
+            Settings::from_args(args(&["--tls-cert", &cert, "--tls-key", &key])).expect("valid");
+        assert!(settings.tls.is_some());
+        assert!(Settings::from_args(args(&[])).expect("valid").tls.is_none());
+
+        for alone in [["--tls-cert", &cert], ["--tls-key", &key]] {
+            let error = Settings::from_args(args(&alone)).expect_err("one without the other");
+            assert_eq!(
+                error,
+                "--tls-cert and --tls-key go together: give both (TLS) or neither"
+            );
+        }
+        let missing = "/nonexistent/rusty-socket-cert.pem";
+        let error = Settings::from_args(args(&["--tls-cert", missing, "--tls-key", &key]))
+            .expect_err("no such file");
+        assert!(
+            error.starts_with(&format!("--tls-cert {missing} --tls-key {key}: ")),
+            "{error}"
+        );
+        // The key where the certificate should be, and the other way round.
+        let error = Settings::from_args(args(&["--tls-cert", &key, "--tls-key", &cert]))
+            .expect_err("swapped files");
+        assert!(error.starts_with("--tls-cert "), "{error}");
+        assert!(!error.contains('\n'), "one line: {error}");
     }
 
     #[test]

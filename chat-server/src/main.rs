@@ -8,8 +8,9 @@
 //! Modules: [`cli`] (flags, settings), [`gate`] (the decision on each
 //! request) with [`origin`] (which pages may connect) and [`page`] (plain
 //! HTTP answers), [`hub`] (clients and the fan-out), [`server_tokio`] and
-//! [`server_std`] (the two runtimes), [`shutdown`] (signals, waiting for
-//! the closing handshakes) and [`report`] (connect/disconnect log lines).
+//! [`server_std`] (the two runtimes), [`tls`] (the TLS port's front door:
+//! the first byte, the handshake deadline), [`shutdown`] (signals, waiting
+//! for the closing handshakes) and [`report`] (connect/disconnect log lines).
 
 #![forbid(unsafe_code)]
 
@@ -22,15 +23,17 @@ mod report;
 mod server_std;
 mod server_tokio;
 mod shutdown;
+mod tls;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{CommandFactory, Parser};
 use rusty_socket_proto::Config;
+use rusty_socket_tokio::rustls::ServerConfig;
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
@@ -46,6 +49,9 @@ pub struct Context {
     pub origins: OriginPolicy,
     /// How long a closing handshake the server starts may take.
     pub close_timeout: Duration,
+    /// Set with `--tls-cert`/`--tls-key`: every connection starts with a
+    /// TLS handshake.
+    pub tls: Option<Arc<ServerConfig>>,
 }
 
 impl Context {
@@ -55,7 +61,29 @@ impl Context {
             close_timeout: settings.close_timeout(),
             config: settings.config,
             origins: settings.origins,
+            tls: settings.tls,
         }
+    }
+
+    /// When the opening handshake of a connection accepted at `start` must
+    /// be complete (`None`: `--handshake-timeout off`). With TLS, the TLS
+    /// handshake and the HTTP request share this one deadline, so that a
+    /// client slow at both gets no more time than one slow at either.
+    pub fn handshake_deadline(&self, start: Instant) -> Option<Instant> {
+        self.config.handshake_timeout.map(|timeout| start + timeout)
+    }
+
+    /// Proto's config for a connection whose TLS handshake ended at `now`:
+    /// the HTTP request gets what is left of the deadline.
+    pub fn config_after_tls(&self, deadline: Option<Instant>, now: Instant) -> Config {
+        let mut config = self.config.clone();
+        if let Some(deadline) = deadline {
+            // Never zero: proto reads zero as a mistake; a millisecond left
+            // still cuts the connection off at once.
+            let left = deadline.saturating_duration_since(now);
+            config.handshake_timeout = Some(left.max(Duration::from_millis(1)));
+        }
+        config
     }
 }
 
@@ -121,7 +149,13 @@ fn announce(local: SocketAddr, settings: &Settings) {
         Runtime::Tokio => "tokio",
         Runtime::Std => "std",
     };
-    info!("listening on {local} ({runtime} runtime): open http://{local}/ in a browser");
+    let scheme = match settings.tls {
+        Some(_) => "https",
+        None => "http",
+    };
+    info!(
+        "listening on {scheme}://{local} ({runtime} runtime): open {scheme}://{local}/ in a browser"
+    );
 }
 
 /// The last log line of a shutdown: whether every client completed its
@@ -138,5 +172,35 @@ fn report_shutdown(left: usize, second_signal: Option<shutdown::Signal>, timeout
             connections = left,
             "shutdown deadline ({timeout:?}) passed; dropping the rest"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn the_tls_handshake_and_the_request_share_one_deadline() {
+        let settings = Settings::from_args(Args::parse_from(["chat-server"])).expect("defaults");
+        let context = Context::new(settings);
+        let start = Instant::now();
+        let deadline = context.handshake_deadline(start);
+        assert_eq!(deadline, Some(start + Duration::from_secs(10)));
+        // 3 s of TLS handshake leave 7 s for the request.
+        let config = context.config_after_tls(deadline, start + Duration::from_secs(3));
+        assert_eq!(config.handshake_timeout, Some(Duration::from_secs(7)));
+        // Past the deadline: a millisecond, so that proto cuts it off at once.
+        let config = context.config_after_tls(deadline, start + Duration::from_secs(11));
+        assert_eq!(config.handshake_timeout, Some(Duration::from_millis(1)));
+
+        let off = ["chat-server", "--handshake-timeout", "off"];
+        let context = Context::new(Settings::from_args(Args::parse_from(off)).expect("valid"));
+        assert_eq!(context.handshake_deadline(start), None);
+        assert_eq!(
+            context.config_after_tls(None, start).handshake_timeout,
+            None
+        );
     }
 }

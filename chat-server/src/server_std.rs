@@ -7,6 +7,10 @@
 //! - The writer thread takes prepared broadcasts off the client's queue
 //!   (`blocking_recv`) and sends each with `send_prepared`.
 //!
+//! With `--tls-cert`, the connection's thread first runs the TLS front
+//! door (see the `tls` module), then the same WebSocket code over
+//! rusty-socket-std's `TlsStream`, whose handles clone like a socket's.
+//!
 //! A blocking write to a client that does not read would never look at
 //! the mailbox, so the socket gets a short write timeout
 //! ([`WRITE_POLL`]): a timed-out write keeps its bytes queued in proto and
@@ -14,20 +18,23 @@
 //! the shutdown (1001) stops it, the writer sends the close frame, giving
 //! the client `close_timeout` to take it before the socket is shut down.
 
-use std::io;
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rusty_socket_proto::{CloseCode, Message};
-use rusty_socket_std::{accept_with, Error, ReadHalf, WriteHalf};
+use rusty_socket_proto::{CloseCode, Config, Message};
+use rusty_socket_std::rustls::{ServerConfig, ServerConnection};
+use rusty_socket_std::tls::TlsStream;
+use rusty_socket_std::{accept_with, Error, ReadHalf, TlsError, Transport, TryClone, WriteHalf};
 use tracing::{debug, info, warn};
 
 use crate::cli::Settings;
 use crate::hub::{Hub, Mailbox, Membership, Queue, Stop};
 use crate::report::{self, Ended};
 use crate::shutdown::{Signals, Tracker};
+use crate::tls::{self, Opening, Refused};
 use crate::{gate, Context};
 
 /// How often a writer blocked on a client that does not read looks at its
@@ -37,6 +44,11 @@ const WRITE_POLL: Duration = Duration::from_millis(100);
 /// Stack of the connection threads: they keep little on it, and 2 MiB
 /// each (the default) adds up at thousands of clients.
 const STACK_SIZE: usize = 256 << 10;
+
+/// The bound on a TLS handshake under `--handshake-timeout off`: the
+/// adapter's TLS accept takes a duration, and a day is no bound a client
+/// would wait for.
+const NO_DEADLINE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How long to wait before accepting again after `accept` failed.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -108,16 +120,114 @@ fn accept_loop(listener: &TcpListener, context: &Arc<Context>, tracker: &Tracker
     }
 }
 
-/// One connection, from its first byte to its end, on its own thread.
+/// One connection, from its first byte to its end, on its own thread: over
+/// TLS first if the server has a certificate.
 fn connection(stream: TcpStream, context: &Context, tracker: &Tracker) {
+    let deadline = context.handshake_deadline(Instant::now());
     let Ok(peer) = stream.peer_addr() else {
         return;
     };
     if let Err(e) = stream.set_nodelay(true) {
         debug!(%peer, "cannot set TCP_NODELAY: {e}");
     }
+    // A second handle on the socket (a TLS stream hides its own): for the
+    // write timeout, and to shut the socket down under a writer stuck on a
+    // client that does not read.
+    let socket = match stream.try_clone() {
+        Ok(socket) => socket,
+        Err(e) => {
+            warn!(%peer, "cannot set up the connection: {e}");
+            return;
+        }
+    };
+    let Some(tls) = &context.tls else {
+        return serve(
+            stream,
+            socket,
+            peer,
+            context.config.clone(),
+            context,
+            tracker,
+        );
+    };
+    match open_tls(stream, Arc::clone(tls), deadline) {
+        Ok(stream) => {
+            let config = context.config_after_tls(deadline, Instant::now());
+            serve(stream, socket, peer, config, context, tracker);
+        }
+        Err(refused) => refused.log(peer),
+    }
+}
+
+/// The TLS port's front door (see the `tls` module), within `deadline`.
+fn open_tls(
+    mut stream: TcpStream,
+    config: Arc<ServerConfig>,
+    deadline: Option<Instant>,
+) -> Result<TlsStream<ServerConnection>, Refused> {
+    let left = |deadline: Option<Instant>| match deadline {
+        Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Ok(Some(left)),
+            _ => Err(Refused::TimedOut),
+        },
+        None => Ok(None),
+    };
+    let mut first = [0; 1];
+    let peeked = stream
+        .set_read_timeout(left(deadline)?)
+        .and_then(|()| stream.peek(&mut first));
+    match peeked {
+        Ok(0) => return Err(Refused::Silent),
+        Ok(_) => {}
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            return Err(Refused::TimedOut)
+        }
+        Err(_) => return Err(Refused::Silent),
+    }
+    match Opening::of(first[0]) {
+        Opening::Tls => {}
+        Opening::PlainHttp => {
+            // Take the request off the socket, so that closing after the
+            // answer does not reset the connection under it.
+            let mut request = vec![0; tls::PLAIN_REQUEST_READ];
+            let _ = stream.read(&mut request);
+            let _ = stream
+                .set_write_timeout(left(deadline)?)
+                .and_then(|()| stream.write_all(tls::plain_http_answer()))
+                .and_then(|()| stream.shutdown(Shutdown::Write));
+            return Err(Refused::PlainHttp);
+        }
+        Opening::Garbage(byte) => return Err(Refused::Garbage(byte)),
+    }
+    let left = left(deadline)?.unwrap_or(NO_DEADLINE);
+    rusty_socket_std::tls::accept(stream, config, left).map_err(|e| match e {
+        e if e.is_timeout() => Refused::TimedOut,
+        // rustls' own words, as the Tokio runtime logs them (without the
+        // adapter's "TLS: " in front).
+        Error::Tls(TlsError::Other(e)) => Refused::Handshake(e.to_string()),
+        e => Refused::Handshake(e.to_string()),
+    })
+}
+
+/// A connection's WebSocket handshake through the gate, then the chat.
+/// `socket` is another handle on the connection's socket.
+fn serve<S>(
+    stream: S,
+    socket: TcpStream,
+    peer: SocketAddr,
+    config: Config,
+    context: &Context,
+    tracker: &Tracker,
+) where
+    S: Transport + TryClone + Send + 'static,
+{
     let mut slot = None;
-    let accepted = accept_with(stream, context.config.clone(), |request| {
+    let accepted = accept_with(stream, config, |request| {
         let decision = gate::decide(request, peer, &context.hub, &context.origins);
         slot = decision.slot;
         decision.answer
@@ -153,13 +263,10 @@ fn connection(stream: TcpStream, context: &Context, tracker: &Tracker) {
             return;
         }
     };
-    let closer = match prepare(&ws) {
-        Ok(closer) => closer,
-        Err(e) => {
-            warn!(%peer, "cannot set up the connection: {e}");
-            return;
-        }
-    };
+    if let Err(e) = socket.set_write_timeout(Some(WRITE_POLL)) {
+        warn!(%peer, "cannot set up the connection: {e}");
+        return;
+    }
     let (write, mut read) = match ws.split() {
         Ok(halves) => halves,
         Err(e) => {
@@ -173,7 +280,7 @@ fn connection(stream: TcpStream, context: &Context, tracker: &Tracker) {
     let writer = thread::Builder::new()
         .name("chat-writer".into())
         .stack_size(STACK_SIZE)
-        .spawn(move || write_loop(write, queue, &mailbox, &closer, close_timeout));
+        .spawn(move || write_loop(write, queue, &mailbox, &socket, close_timeout));
     let writer = match writer {
         Ok(writer) => writer,
         Err(e) => {
@@ -192,14 +299,7 @@ fn connection(stream: TcpStream, context: &Context, tracker: &Tracker) {
     report::disconnected(peer, &ended, membership.mailbox(), context.hub.clients());
 }
 
-/// Bounds the writes (see [`WRITE_POLL`]) and keeps a handle to shut the
-/// socket down if the closing handshake cannot be written.
-fn prepare(ws: &rusty_socket_std::WebSocket<TcpStream>) -> io::Result<TcpStream> {
-    ws.get_ref().set_write_timeout(Some(WRITE_POLL))?;
-    ws.get_ref().try_clone()
-}
-
-fn read_loop(read: &mut ReadHalf<TcpStream>, membership: &Membership, hub: &Hub) -> Ended {
+fn read_loop<S: Transport>(read: &mut ReadHalf<S>, membership: &Membership, hub: &Hub) -> Ended {
     let mut peer_close = None;
     loop {
         match read.recv() {
@@ -238,8 +338,8 @@ fn read_loop(read: &mut ReadHalf<TcpStream>, membership: &Membership, hub: &Hub)
     }
 }
 
-fn write_loop(
-    mut write: WriteHalf<TcpStream>,
+fn write_loop<S: Transport + Send + 'static>(
+    mut write: WriteHalf<S>,
     mut queue: Queue,
     mailbox: &Mailbox,
     closer: &TcpStream,

@@ -9,16 +9,24 @@
 //!   each with `send_prepared` (the shared bytes, queued by reference), and
 //!   when the hub or the reader stops it, sends the close frame.
 //!
+//! With `--tls-cert`, the task first runs the TLS front door (see the
+//! `tls` module) and then the same WebSocket code over the TLS stream.
+//!
 //! A writer stuck on a client that does not read is cut off by its mailbox
 //! (the hub's 1008, or the shutdown's 1001) in the middle of a send, and
 //! its close gets `close_timeout` to go out before the connection is dropped.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rusty_socket_proto::{CloseCode, Message};
+use rusty_socket_proto::{CloseCode, Config, Message};
+use rusty_socket_tokio::rustls::ServerConfig;
+use rusty_socket_tokio::tokio_rustls::server::TlsStream;
+use rusty_socket_tokio::tokio_rustls::TlsAcceptor;
 use rusty_socket_tokio::{accept_with, CloseReason, Error, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
@@ -26,6 +34,7 @@ use crate::cli::Settings;
 use crate::hub::{Hub, Mailbox, Membership, Queue, Stop};
 use crate::report::{self, Ended};
 use crate::shutdown::{Signals, Tracker};
+use crate::tls::{self, Opening, Refused};
 use crate::{gate, Context};
 
 /// How long to wait before accepting again after `accept` failed (out of
@@ -84,13 +93,83 @@ async fn serve(settings: Settings) -> Result<(), String> {
     Ok(())
 }
 
-/// One connection, from its first byte to its end.
+/// One connection, from its first byte to its end: over TLS first if the
+/// server has a certificate.
 async fn connection(stream: TcpStream, peer: SocketAddr, context: Arc<Context>, tracker: Tracker) {
+    let deadline = context.handshake_deadline(Instant::now());
     if let Err(e) = stream.set_nodelay(true) {
         debug!(%peer, "cannot set TCP_NODELAY: {e}");
     }
+    let Some(tls) = &context.tls else {
+        return chat_over(stream, peer, context.config.clone(), &context, tracker).await;
+    };
+    match open_tls(stream, Arc::clone(tls), deadline).await {
+        Ok(stream) => {
+            let config = context.config_after_tls(deadline, Instant::now());
+            chat_over(stream, peer, config, &context, tracker).await;
+        }
+        Err(refused) => refused.log(peer),
+    }
+}
+
+/// The TLS port's front door (see the `tls` module), within `deadline`.
+async fn open_tls(
+    mut stream: TcpStream,
+    config: Arc<ServerConfig>,
+    deadline: Option<Instant>,
+) -> Result<TlsStream<TcpStream>, Refused> {
+    let mut first = [0; 1];
+    match within(deadline, stream.peek(&mut first)).await {
+        None => return Err(Refused::TimedOut),
+        Some(Ok(0) | Err(_)) => return Err(Refused::Silent),
+        Some(Ok(_)) => {}
+    }
+    match Opening::of(first[0]) {
+        Opening::Tls => {}
+        Opening::PlainHttp => {
+            // Take the request off the socket, so that closing after the
+            // answer does not reset the connection under it.
+            let mut request = vec![0; tls::PLAIN_REQUEST_READ];
+            let _ = within(deadline, stream.read(&mut request)).await;
+            let answer = async {
+                stream.write_all(tls::plain_http_answer()).await?;
+                stream.shutdown().await
+            };
+            let _ = within(deadline, answer).await;
+            return Err(Refused::PlainHttp);
+        }
+        Opening::Garbage(byte) => return Err(Refused::Garbage(byte)),
+    }
+    let handshake = TlsAcceptor::from(config).accept(stream);
+    match within(deadline, handshake).await {
+        Some(Ok(stream)) => Ok(stream),
+        // tokio-rustls' I/O error shows the rustls error it carries.
+        Some(Err(e)) => Err(Refused::Handshake(e.to_string())),
+        None => Err(Refused::TimedOut),
+    }
+}
+
+/// Runs `future` until `deadline` (`None`: to its end); `None` if the
+/// deadline came first.
+async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), future).await.ok(),
+        None => Some(future.await),
+    }
+}
+
+/// A connection's WebSocket handshake through the gate, then the chat.
+async fn chat_over<S>(
+    stream: S,
+    peer: SocketAddr,
+    config: Config,
+    context: &Context,
+    tracker: Tracker,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut slot = None;
-    let accepted = accept_with(stream, context.config.clone(), |request| {
+    let accepted = accept_with(stream, config, |request| {
         let decision = gate::decide(request, peer, &context.hub, &context.origins);
         slot = decision.slot;
         decision.answer
@@ -125,7 +204,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, context: Arc<Context>, 
     };
     report::connected(peer, context.hub.clients());
     let (write, read) = ws.split();
-    let ended = drive(read, write, queue, &membership, &context).await;
+    let ended = drive(read, write, queue, &membership, context).await;
     // Free the place before the client count drops, so that a client who
     // sees the count drop finds the place free.
     drop(slot);
@@ -152,9 +231,9 @@ enum Written {
 }
 
 /// Runs the reader and the writer of an open connection until it ends.
-async fn drive(
-    mut read: ReadHalf<TcpStream>,
-    mut write: WriteHalf<TcpStream>,
+async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+    mut read: ReadHalf<S>,
+    mut write: WriteHalf<S>,
     mut queue: Queue,
     membership: &Membership,
     context: &Context,
@@ -180,7 +259,11 @@ async fn drive(
     }
 }
 
-async fn read_loop(read: &mut ReadHalf<TcpStream>, membership: &Membership, hub: &Hub) -> Ended {
+async fn read_loop<S: AsyncRead + AsyncWrite + Unpin>(
+    read: &mut ReadHalf<S>,
+    membership: &Membership,
+    hub: &Hub,
+) -> Ended {
     let mut peer_close = None;
     loop {
         match read.next().await {
@@ -216,8 +299,8 @@ async fn read_loop(read: &mut ReadHalf<TcpStream>, membership: &Membership, hub:
     }
 }
 
-async fn write_loop(
-    write: &mut WriteHalf<TcpStream>,
+async fn write_loop<S: AsyncRead + AsyncWrite + Unpin>(
+    write: &mut WriteHalf<S>,
     queue: &mut Queue,
     mailbox: &Mailbox,
     close_timeout: Duration,

@@ -5,7 +5,11 @@
 //! `cargo test --workspace` needs nothing installed; with
 //! `CHAT_BROWSER_TEST=required` (what `.ci/browser.sh` sets) a missing
 //! Chromium fails it. `CHROMIUM=/path/to/chromium` picks the browser.
-//! It leaves a screenshot of the page in /tmp/chat-page.png.
+//! It leaves a screenshot of the page in /tmp/chat-page.png, and of the
+//! page over https in /tmp/chat-page-tls.png.
+//!
+//! Both tests run the same chat: over plain http/ws, and over https/wss
+//! with the server started with `--tls-cert` and `--tls-key`.
 
 #![cfg(unix)]
 
@@ -15,24 +19,62 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{next_message, tokio_client, Server, TIMEOUT};
-use rusty_socket_tokio::{CloseCode, Message, WebSocket};
+use common::{client_tls, next_message, tokio_client, tokio_tls_client, Server, TIMEOUT};
+use rusty_socket_test_support::tls::TestPki;
+use rusty_socket_tokio::{CloseCode, MaybeTlsStream, Message, WebSocket};
 use serde_json::{json, Value};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 const SCREENSHOT: &str = "/tmp/chat-page.png";
+/// The same page served over https.
+const SCREENSHOT_TLS: &str = "/tmp/chat-page-tls.png";
 /// Chromium's first start (profile creation) can be slow on a busy machine.
 const BROWSER_START: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_chats_with_library_clients_in_headless_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let server = Server::start(&[]);
+    let rust = tokio_client(&server.url(), None).await.expect("connect");
+    let page_url = format!("http://{}/", server.addr);
+    let browser = Browser::launch(&chromium, &page_url, &[]);
+    chat_in_the_page(server, browser, &page_url, rust, SCREENSHOT).await;
+}
+
+/// The same over https and wss (`--tls-cert`, `--tls-key`), with a
+/// certificate from a test CA. Chromium is told to accept that one
+/// certificate only, by the hash of its public key (SPKI pinning): any
+/// other certificate error would still stop the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_chats_over_https_and_wss_in_headless_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let pki = TestPki::new();
+    let server = Server::start_tls(&pki, &[]);
+    let rust = tokio_tls_client(&server.url(), None, &client_tls(&pki))
+        .await
+        .expect("connect over wss://");
+    let page_url = format!("https://{}/", server.addr);
+    let trust = format!(
+        "--ignore-certificate-errors-spki-list={}",
+        spki_sha256(&pki.localhost.key_pem)
+    );
+    let browser = Browser::launch(&chromium, &page_url, &[trust]);
+    chat_in_the_page(server, browser, &page_url, rust, SCREENSHOT_TLS).await;
+}
+
+/// Chromium, or `None` if it is missing and not required (the test then
+/// passes, saying it was skipped).
+fn chromium() -> Option<PathBuf> {
     let required = std::env::var("CHAT_BROWSER_TEST").is_ok_and(|v| v == "required");
-    let Some(chromium) = find_chromium() else {
+    let chromium = find_chromium();
+    if chromium.is_none() {
         assert!(
             !required,
             "CHAT_BROWSER_TEST=required but Chromium is not installed (run .ci/browser.sh, \
@@ -42,12 +84,31 @@ async fn the_page_chats_with_library_clients_in_headless_chromium() {
             "SKIPPED: browser test: Chromium not found (install it with .ci/browser.sh; \
              CHAT_BROWSER_TEST=required makes this a failure)"
         );
-        return;
-    };
-    let mut server = Server::start(&[]);
-    let page_url = format!("http://{}/", server.addr);
-    let browser = Browser::launch(&chromium, &page_url);
-    let mut cdp = Cdp::attach(&browser.devtools_url, &page_url).await;
+    }
+    chromium
+}
+
+/// The base64 SHA-256 of the SubjectPublicKeyInfo of `key_pem`'s public
+/// key: what `--ignore-certificate-errors-spki-list` takes.
+fn spki_sha256(key_pem: &str) -> String {
+    let key = rcgen::KeyPair::from_pem(key_pem).expect("a PEM key");
+    let spki = rcgen::PublicKeyData::subject_public_key_info(&key);
+    let digest = ring::digest::digest(&ring::digest::SHA256, &spki);
+    base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+}
+
+/// The page at `page_url`, shown in `browser`, chats with the library
+/// client `rust` through `server`; then the server shuts down.
+async fn chat_in_the_page<S>(
+    mut server: Server,
+    browser: Browser,
+    page_url: &str,
+    mut rust: WebSocket<S>,
+    screenshot_path: &str,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut cdp = Cdp::attach(&browser.devtools_url, page_url).await;
 
     // The page connects by itself.
     cdp.wait_for(
@@ -66,7 +127,11 @@ async fn the_page_chats_with_library_clients_in_headless_chromium() {
         "Chromium negotiated {extensions:?}"
     );
     eprintln!("Chromium negotiated: {extensions}");
-    let mut rust = tokio_client(&server.url(), None).await.expect("connect");
+    // Over TLS the page connects with wss://, as it must from an https page.
+    let connected_to = cdp
+        .evaluate("document.getElementById('status').dataset.url")
+        .await;
+    assert_eq!(connected_to, json!(server.url()));
     assert!(rust.deflate().is_some(), "the library client too");
     tokio::task::block_in_place(|| server.wait_for_clients(2));
 
@@ -125,8 +190,11 @@ async fn the_page_chats_with_library_clients_in_headless_chromium() {
     let png = base64::engine::general_purpose::STANDARD
         .decode(screenshot["data"].as_str().expect("image data"))
         .expect("base64");
-    std::fs::write(SCREENSHOT, &png).expect("write the screenshot");
-    eprintln!("screenshot of the page: {SCREENSHOT} ({} bytes)", png.len());
+    std::fs::write(screenshot_path, &png).expect("write the screenshot");
+    eprintln!(
+        "screenshot of the page: {screenshot_path} ({} bytes)",
+        png.len()
+    );
 
     // The server goes away: the page says so and offers to reconnect.
     rust.close(CloseCode::NORMAL, "").await.expect("close");
@@ -170,9 +238,15 @@ struct Browser {
 }
 
 impl Browser {
-    fn launch(chromium: &Path, url: &str) -> Browser {
-        let profile =
-            std::env::temp_dir().join(format!("chat-browser-test-{}", std::process::id()));
+    /// Starts Chromium on `url`, with `extra` flags.
+    fn launch(chromium: &Path, url: &str, extra: &[String]) -> Browser {
+        // One profile per browser: the two tests may run at once.
+        static LAUNCHED: AtomicUsize = AtomicUsize::new(0);
+        let profile = std::env::temp_dir().join(format!(
+            "chat-browser-test-{}-{}",
+            std::process::id(),
+            LAUNCHED.fetch_add(1, Ordering::Relaxed)
+        ));
         let mut child = Command::new(chromium)
             .args([
                 "--headless",
@@ -184,6 +258,7 @@ impl Browser {
                 "--no-first-run",
                 "--window-size=900,640",
             ])
+            .args(extra)
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg("--remote-debugging-port=0")
             .arg(url)
@@ -229,7 +304,7 @@ impl Drop for Browser {
 
 /// A DevTools session with the page, over one of our WebSockets.
 struct Cdp {
-    ws: WebSocket<rusty_socket_tokio::MaybeTlsStream<TcpStream>>,
+    ws: WebSocket<MaybeTlsStream<TcpStream>>,
     session: String,
     next_id: u64,
 }

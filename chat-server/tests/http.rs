@@ -106,7 +106,9 @@ async fn beyond_max_connections_handshakes_get_503() {
         // The page is still served: only chat connections count.
         assert_eq!(http_get(server.addr, "/", &[]).status, 200);
 
-        // The two still chat; once one leaves there is room again.
+        // The two still chat (once the server counts them in: a client
+        // joins after its handshake); once one leaves there is room again.
+        tokio::task::block_in_place(|| server.wait_for_clients(2));
         first.send(Message::text("still here")).await.expect("send");
         assert_eq!(next_message(&mut second).await, Message::text("still here"));
         first.close(CloseCode::NORMAL, "").await.expect("close");

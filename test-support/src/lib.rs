@@ -33,7 +33,8 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts `command` (stdin and stdout null, stderr collected) and waits
-    /// at most `timeout` for its "listening on ADDR" (or `ws://ADDR`) line.
+    /// at most `timeout` for its "listening on ADDR" (or `ws://ADDR`,
+    /// `https://ADDR`...) line.
     /// `name` names it in messages. Panics, with its log, if it does not
     /// announce a loopback address in time.
     pub fn spawn(name: &str, mut command: Command, timeout: Duration) -> ServerProcess {
@@ -150,10 +151,14 @@ impl Drop for ServerProcess {
     }
 }
 
-/// The address in a "listening on ADDR" or "listening on ws://ADDR" line.
+/// The address in a "listening on ADDR" line, the address possibly
+/// behind a scheme (`ws://`, `wss://`, `http://`, `https://`).
 fn listening_addr(line: &str) -> Option<SocketAddr> {
     let rest = &line[line.find("listening on ")? + "listening on ".len()..];
-    let rest = rest.strip_prefix("ws://").unwrap_or(rest);
+    let rest = ["ws://", "wss://", "http://", "https://"]
+        .iter()
+        .find_map(|scheme| rest.strip_prefix(scheme))
+        .unwrap_or(rest);
     rest.split_whitespace().next()?.parse().ok()
 }
 
@@ -238,7 +243,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_the_address_in_both_forms() {
+    fn finds_the_address_with_or_without_a_scheme() {
         let addr: SocketAddr = "127.0.0.1:4321".parse().unwrap();
         assert_eq!(
             listening_addr("INFO listening on 127.0.0.1:4321 (tokio)"),
@@ -246,6 +251,17 @@ mod tests {
         );
         assert_eq!(
             listening_addr("echo_server listening on ws://127.0.0.1:4321"),
+            Some(addr)
+        );
+        assert_eq!(
+            listening_addr(
+                "INFO listening on https://127.0.0.1:4321 (std runtime): open \
+                 https://127.0.0.1:4321/ in a browser"
+            ),
+            Some(addr)
+        );
+        assert_eq!(
+            listening_addr("listening on http://127.0.0.1:4321 (tokio runtime)"),
             Some(addr)
         );
         assert_eq!(listening_addr("listening soon"), None);

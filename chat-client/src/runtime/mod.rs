@@ -15,6 +15,7 @@ mod with_std;
 mod with_tokio;
 
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,21 +40,40 @@ pub trait Connection {
     fn close(&mut self) -> Result<(), String>;
 }
 
-/// The adapter chosen with `--runtime`.
+/// The adapter chosen with `--runtime`, and the TLS trust of `--ca`.
 pub enum Runtime {
     /// rusty-socket-tokio, on a runtime started at the first `connect`.
     Tokio(with_tokio::TokioRuntime),
-    /// rusty-socket-std.
-    Std,
+    /// rusty-socket-std, with the TLS client config of `--ca` if given.
+    Std(Option<Arc<rusty_socket_std::rustls::ClientConfig>>),
 }
 
 impl Runtime {
-    /// The runtime for `kind`; nothing starts until the first `connect`.
-    pub fn new(kind: RuntimeKind) -> Self {
-        match kind {
-            RuntimeKind::Tokio => Runtime::Tokio(with_tokio::TokioRuntime::default()),
-            RuntimeKind::Std => Runtime::Std,
-        }
+    /// The runtime for `kind`, trusting the CA certificates in the PEM file
+    /// `ca` (besides the bundled roots) for wss://; nothing starts until
+    /// the first `connect`. Fails with the line to print if `ca` is unusable.
+    pub fn new(kind: RuntimeKind, ca: Option<&Path>) -> Result<Self, String> {
+        let unusable = |e: &dyn fmt::Display, path: &Path| format!("--ca {}: {e}", path.display());
+        Ok(match kind {
+            RuntimeKind::Tokio => {
+                let tls = ca
+                    .map(|path| {
+                        rusty_socket_tokio::tls::client_config_with_ca_file(path)
+                            .map_err(|e| unusable(&e, path))
+                    })
+                    .transpose()?;
+                Runtime::Tokio(with_tokio::TokioRuntime::new(tls))
+            }
+            RuntimeKind::Std => {
+                let tls = ca
+                    .map(|path| {
+                        rusty_socket_std::tls::client_config_with_ca_file(path)
+                            .map_err(|e| unusable(&e, path))
+                    })
+                    .transpose()?;
+                Runtime::Std(tls)
+            }
+        })
     }
 
     /// Opens a connection to `url` whose network side reports to `link`.
@@ -64,7 +84,7 @@ impl Runtime {
     ) -> Result<Box<dyn Connection>, ConnectError> {
         match self {
             Runtime::Tokio(runtime) => runtime.connect(url, link),
-            Runtime::Std => with_std::connect(url, link),
+            Runtime::Std(tls) => with_std::connect(url, tls.as_ref(), link),
         }
     }
 }
@@ -74,8 +94,10 @@ impl Runtime {
 pub enum ConnectError {
     /// The URL cannot be used (why).
     Url(String),
-    /// A `wss://` URL: the adapters do not do TLS yet.
-    Tls,
+    /// The server's certificate was not accepted.
+    Certificate(Certificate),
+    /// The TLS handshake failed otherwise (why).
+    Tls(String),
     /// No TCP connection (the operating system's reason).
     Unreachable(String),
     /// The server answered the upgrade request with this HTTP status.
@@ -95,6 +117,22 @@ impl ConnectError {
     }
 }
 
+/// What is wrong with a server's certificate, in the user's terms (the
+/// adapters each have their own `TlsError`; the line is written once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Certificate {
+    /// Not signed by an authority the client trusts (a self-signed server
+    /// without `--ca`).
+    UnknownIssuer,
+    /// Valid, but for other names than the URL's host.
+    NameMismatch {
+        /// The host the client asked for.
+        host: String,
+    },
+    /// Outside its validity period.
+    Expired,
+}
+
 struct Explained<'a> {
     error: &'a ConnectError,
     url: &'a str,
@@ -105,10 +143,20 @@ impl fmt::Display for Explained<'_> {
         let url = self.url;
         match self.error {
             ConnectError::Url(why) => write!(f, "cannot connect to {url:?}: {why}"),
-            ConnectError::Tls => write!(
+            ConnectError::Certificate(Certificate::UnknownIssuer) => write!(
                 f,
-                "cannot connect to {url}: wss:// (TLS) is not supported yet, use ws://"
+                "the certificate of {url} is signed by an unknown authority \
+                 (trust it with --ca FILE)"
             ),
+            ConnectError::Certificate(Certificate::NameMismatch { host }) => write!(
+                f,
+                "the certificate of {url} is not valid for the name {host:?}"
+            ),
+            ConnectError::Certificate(Certificate::Expired) => write!(
+                f,
+                "the certificate of {url} has expired (or is not valid yet)"
+            ),
+            ConnectError::Tls(why) => write!(f, "the TLS handshake with {url} failed: {why}"),
             ConnectError::Unreachable(why) => {
                 write!(f, "cannot reach the server at {url}: {why}")
             }
@@ -161,8 +209,22 @@ mod tests {
             "Error: cannot connect to \"http://x\": \
              unsupported URL scheme \"http\", expected ws or wss"
         );
+        let url = "wss://127.0.0.1:1";
+        assert_eq!(
+            ConnectError::Certificate(Certificate::UnknownIssuer).line(url),
+            "Error: the certificate of wss://127.0.0.1:1 is signed by an unknown authority \
+             (trust it with --ca FILE)"
+        );
+        assert_eq!(
+            ConnectError::Certificate(Certificate::NameMismatch {
+                host: "127.0.0.1".into()
+            })
+            .line(url),
+            "Error: the certificate of wss://127.0.0.1:1 is not valid for the name \"127.0.0.1\""
+        );
         for error in [
-            ConnectError::Tls,
+            ConnectError::Certificate(Certificate::Expired),
+            ConnectError::Tls("x".into()),
             ConnectError::Handshake("x".into()),
             ConnectError::TimedOut,
             ConnectError::Runtime("x".into()),

@@ -7,21 +7,32 @@ use std::sync::Arc;
 use std::thread;
 
 use rusty_socket_proto::{ClientRequest, CloseCode, CloseReason, Config, HandshakeError, Message};
+use rusty_socket_std::rustls::ClientConfig;
+use rusty_socket_std::TlsError;
 use rusty_socket_std::{Error, MaybeTlsStream, ReadHalf, WriteHalf};
 
-use super::{describe_reason, ConnectError, Connection};
+use super::{describe_reason, Certificate, ConnectError, Connection};
 use crate::link::{End, Link};
 
-/// Connects, splits, and starts the reader thread.
-pub fn connect(url: &str, link: &Arc<Link>) -> Result<Box<dyn Connection>, ConnectError> {
+/// The stream under the WebSocket: TCP, or TLS over it for wss://.
+type Stream = MaybeTlsStream<TcpStream>;
+
+/// Connects (over TLS for wss://, with `tls` if `--ca` was given, else the
+/// adapter's default roots), splits, and starts the reader thread.
+pub fn connect(
+    url: &str,
+    tls: Option<&Arc<ClientConfig>>,
+    link: &Arc<Link>,
+) -> Result<Box<dyn Connection>, ConnectError> {
     let request = ClientRequest::new(url).map_err(|e| ConnectError::Url(e.to_string()))?;
-    if request.is_tls() {
-        return Err(ConnectError::Tls);
-    }
-    // The adapter bounds the TCP connect and the handshake with the
-    // handshake timeout (10 s, the same as CONNECT_TIMEOUT).
-    let (ws, _response) =
-        rusty_socket_std::connect_with(request, Config::default()).map_err(classify)?;
+    // The adapter bounds the TCP connect, the TLS handshake and the
+    // WebSocket handshake with the handshake timeout (10 s, the same as
+    // CONNECT_TIMEOUT).
+    let connected = match tls {
+        Some(tls) => rusty_socket_std::connect_tls(request, Config::default(), Arc::clone(tls)),
+        None => rusty_socket_std::connect_with(request, Config::default()),
+    };
+    let (ws, _response) = connected.map_err(classify)?;
     let (write, read) = ws.split().map_err(classify)?;
     let link = Arc::clone(link);
     thread::Builder::new()
@@ -32,7 +43,7 @@ pub fn connect(url: &str, link: &Arc<Link>) -> Result<Box<dyn Connection>, Conne
 }
 
 /// The reader thread: every message to the link, then the end.
-fn receive(mut read: ReadHalf<MaybeTlsStream<TcpStream>>, link: &Link) {
+fn receive(mut read: ReadHalf<Stream>, link: &Link) {
     loop {
         match read.recv() {
             Ok(Some(message)) => link.on_message(message),
@@ -43,7 +54,7 @@ fn receive(mut read: ReadHalf<MaybeTlsStream<TcpStream>>, link: &Link) {
 }
 
 struct StdConnection {
-    write: WriteHalf<MaybeTlsStream<TcpStream>>,
+    write: WriteHalf<Stream>,
 }
 
 impl Connection for StdConnection {
@@ -65,9 +76,12 @@ impl Connection for StdConnection {
 /// A failed connect, in the user's terms.
 fn classify(error: Error) -> ConnectError {
     match error {
+        // The adapter gave up on the TCP connect or the TLS handshake (a
+        // server without TLS on that port waits, silent, for a request).
+        e if e.is_timeout() => ConnectError::TimedOut,
         Error::Io(e) => ConnectError::Unreachable(e.to_string()),
         Error::Url(e) => ConnectError::Url(e.to_string()),
-        Error::Tls(_) => ConnectError::Tls,
+        Error::Tls(e) => tls_error(e),
         Error::Handshake(HandshakeError::Status(response))
         | Error::Closed(CloseReason::Handshake(HandshakeError::Status(response))) => {
             ConnectError::Refused(response.status)
@@ -76,6 +90,18 @@ fn classify(error: Error) -> ConnectError {
         Error::Closed(CloseReason::Timeout(_)) => ConnectError::TimedOut,
         Error::Closed(reason) => ConnectError::Handshake(describe_reason(&reason)),
         other => ConnectError::Handshake(other.to_string()),
+    }
+}
+
+/// A failed TLS handshake, in the user's terms.
+fn tls_error(error: TlsError) -> ConnectError {
+    match error {
+        TlsError::UnknownIssuer => ConnectError::Certificate(Certificate::UnknownIssuer),
+        TlsError::NameMismatch { host } => {
+            ConnectError::Certificate(Certificate::NameMismatch { host })
+        }
+        TlsError::Expired => ConnectError::Certificate(Certificate::Expired),
+        other => ConnectError::Tls(other.to_string()),
     }
 }
 

@@ -9,20 +9,33 @@
 use std::sync::Arc;
 
 use rusty_socket_proto::{ClientRequest, CloseCode, CloseReason, Config, HandshakeError, Message};
+use rusty_socket_tokio::rustls::ClientConfig;
+use rusty_socket_tokio::TlsError;
 use rusty_socket_tokio::{Error, MaybeTlsStream, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::runtime::{Builder, Handle};
 
-use super::{describe_reason, ConnectError, Connection, CONNECT_TIMEOUT};
+use super::{describe_reason, Certificate, ConnectError, Connection, CONNECT_TIMEOUT};
 use crate::link::{End, Link};
 
-/// The Tokio runtime, started on first use.
-#[derive(Default)]
-pub struct TokioRuntime(Option<tokio::runtime::Runtime>);
+/// The stream under the WebSocket: TCP, or TLS over it for wss://.
+type Stream = MaybeTlsStream<TcpStream>;
+
+/// The Tokio runtime, started on first use, and the TLS client config of
+/// `--ca` (`None`: the adapter's default roots).
+pub struct TokioRuntime {
+    runtime: Option<tokio::runtime::Runtime>,
+    tls: Option<Arc<ClientConfig>>,
+}
 
 impl TokioRuntime {
+    /// Nothing starts until the first `connect`.
+    pub fn new(tls: Option<Arc<ClientConfig>>) -> Self {
+        TokioRuntime { runtime: None, tls }
+    }
+
     fn handle(&mut self) -> Result<Handle, ConnectError> {
-        if let Some(runtime) = &self.0 {
+        if let Some(runtime) = &self.runtime {
             return Ok(runtime.handle().clone());
         }
         let runtime = Builder::new_multi_thread()
@@ -31,7 +44,7 @@ impl TokioRuntime {
             .enable_all()
             .build()
             .map_err(|e| ConnectError::Runtime(e.to_string()))?;
-        Ok(self.0.insert(runtime).handle().clone())
+        Ok(self.runtime.insert(runtime).handle().clone())
     }
 
     /// Connects, splits, and spawns the receive task.
@@ -41,18 +54,21 @@ impl TokioRuntime {
         link: &Arc<Link>,
     ) -> Result<Box<dyn Connection>, ConnectError> {
         let request = ClientRequest::new(url).map_err(|e| ConnectError::Url(e.to_string()))?;
-        if request.is_tls() {
-            return Err(ConnectError::Tls);
-        }
         let handle = self.handle()?;
-        // `connect_with` does not bound the TCP connect (the handshake
-        // timeout starts after it): bound the whole.
+        let tls = self.tls.clone();
+        // `connect_with` does not bound the TCP connect nor the TLS
+        // handshake (the WebSocket handshake timeout starts after them):
+        // bound the whole.
         let connected = handle.block_on(async {
-            tokio::time::timeout(
-                CONNECT_TIMEOUT,
-                rusty_socket_tokio::connect_with(request, Config::default()),
-            )
-            .await
+            let connecting = async {
+                match tls {
+                    Some(tls) => {
+                        rusty_socket_tokio::connect_tls(request, Config::default(), tls).await
+                    }
+                    None => rusty_socket_tokio::connect_with(request, Config::default()).await,
+                }
+            };
+            tokio::time::timeout(CONNECT_TIMEOUT, connecting).await
         });
         let (ws, _response) = connected
             .map_err(|_| ConnectError::TimedOut)?
@@ -64,7 +80,7 @@ impl TokioRuntime {
 }
 
 /// The receive task: every message to the link, then the end.
-async fn receive(mut read: ReadHalf<MaybeTlsStream<TcpStream>>, link: Arc<Link>) {
+async fn receive(mut read: ReadHalf<Stream>, link: Arc<Link>) {
     loop {
         match read.next().await {
             Some(Ok(message)) => link.on_message(message),
@@ -76,7 +92,7 @@ async fn receive(mut read: ReadHalf<MaybeTlsStream<TcpStream>>, link: Arc<Link>)
 
 struct TokioConnection {
     handle: Handle,
-    write: WriteHalf<MaybeTlsStream<TcpStream>>,
+    write: WriteHalf<Stream>,
 }
 
 impl Connection for TokioConnection {
@@ -98,9 +114,12 @@ impl Connection for TokioConnection {
 /// A failed connect, in the user's terms.
 fn classify(error: Error) -> ConnectError {
     match error {
+        // The adapter gave up on the TCP connect or the TLS handshake (a
+        // server without TLS on that port waits, silent, for a request).
+        e if e.is_timeout() => ConnectError::TimedOut,
         Error::Io(e) => ConnectError::Unreachable(e.to_string()),
         Error::Url(e) => ConnectError::Url(e.to_string()),
-        Error::Tls(_) => ConnectError::Tls,
+        Error::Tls(e) => tls_error(e),
         Error::Handshake(HandshakeError::Status(response))
         | Error::Closed(CloseReason::Handshake(HandshakeError::Status(response))) => {
             ConnectError::Refused(response.status)
@@ -109,6 +128,18 @@ fn classify(error: Error) -> ConnectError {
         Error::Closed(CloseReason::Timeout(_)) => ConnectError::TimedOut,
         Error::Closed(reason) => ConnectError::Handshake(describe_reason(&reason)),
         other => ConnectError::Handshake(other.to_string()),
+    }
+}
+
+/// A failed TLS handshake, in the user's terms.
+fn tls_error(error: TlsError) -> ConnectError {
+    match error {
+        TlsError::UnknownIssuer => ConnectError::Certificate(Certificate::UnknownIssuer),
+        TlsError::NameMismatch { host } => {
+            ConnectError::Certificate(Certificate::NameMismatch { host })
+        }
+        TlsError::Expired => ConnectError::Certificate(Certificate::Expired),
+        other => ConnectError::Tls(other.to_string()),
     }
 }
 

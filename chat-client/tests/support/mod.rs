@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use rexpect::process::WaitStatus;
 use rexpect::session::PtySession;
+use rusty_socket_test_support::tls::CertKey;
 use rusty_socket_test_support::{cargo_build, wait_child};
 
 /// The bound of every single wait for output.
@@ -43,22 +44,41 @@ pub fn chat_server_binary() -> &'static Path {
 pub struct ChatServer {
     child: Child,
     addr: SocketAddr,
+    /// `ws`, or `wss` over TLS.
+    scheme: &'static str,
 }
 
 impl ChatServer {
     /// Starts the real chat server on a free loopback port with `runtime`
     /// (tokio or std) and waits until it accepts connections.
     pub fn start(runtime: &str) -> ChatServer {
+        ChatServer::start_with(runtime, &[], "ws")
+    }
+
+    /// The same over TLS, serving the certificate and key of `cert`.
+    pub fn start_tls(runtime: &str, cert: &CertKey) -> ChatServer {
+        let cert_path = cert.cert_path.to_str().expect("UTF-8 path");
+        let key_path = cert.key_path.to_str().expect("UTF-8 path");
+        let tls = ["--tls-cert", cert_path, "--tls-key", key_path];
+        ChatServer::start_with(runtime, &tls, "wss")
+    }
+
+    fn start_with(runtime: &str, args: &[&str], scheme: &'static str) -> ChatServer {
         let addr = free_addr();
         let child = Command::new(chat_server_binary())
             .args(["--addr", &addr.to_string(), "--runtime", runtime])
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start chat-server");
-        let server = ChatServer { child, addr };
+        let server = ChatServer {
+            child,
+            addr,
+            scheme,
+        };
         let deadline = Instant::now() + WAIT;
         while TcpStream::connect(addr).is_err() {
             assert!(
@@ -70,9 +90,10 @@ impl ChatServer {
         server
     }
 
-    /// The WebSocket URL of the server.
+    /// The WebSocket URL of the server: `ws://ADDR`, or `wss://ADDR` over
+    /// TLS.
     pub fn url(&self) -> String {
-        format!("ws://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Shuts the server down as an operator would (SIGTERM): it closes
