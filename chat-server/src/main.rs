@@ -45,7 +45,8 @@ use crate::origin::OriginPolicy;
 #[derive(Debug)]
 pub struct Context {
     pub hub: Arc<Hub>,
-    pub config: Config,
+    /// Shared by every plain connection rather than copied into each.
+    pub config: Arc<Config>,
     pub origins: OriginPolicy,
     /// How long a closing handshake the server starts may take.
     pub close_timeout: Duration,
@@ -59,7 +60,7 @@ impl Context {
         Context {
             hub: Hub::new(settings.max_queued_bytes, settings.max_connections),
             close_timeout: settings.close_timeout(),
-            config: settings.config,
+            config: Arc::new(settings.config),
             origins: settings.origins,
             tls: settings.tls,
         }
@@ -75,15 +76,15 @@ impl Context {
 
     /// Proto's config for a connection whose TLS handshake ended at `now`:
     /// the HTTP request gets what is left of the deadline.
-    pub fn config_after_tls(&self, deadline: Option<Instant>, now: Instant) -> Config {
-        let mut config = self.config.clone();
+    pub fn config_after_tls(&self, deadline: Option<Instant>, now: Instant) -> Arc<Config> {
+        let mut config = Config::clone(&self.config);
         if let Some(deadline) = deadline {
             // Never zero: proto reads zero as a mistake; a millisecond left
             // still cuts the connection off at once.
             let left = deadline.saturating_duration_since(now);
             config.handshake_timeout = Some(left.max(Duration::from_millis(1)));
         }
-        config
+        Arc::new(config)
     }
 }
 

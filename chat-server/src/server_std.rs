@@ -220,7 +220,7 @@ fn serve<S>(
     stream: S,
     socket: TcpStream,
     peer: SocketAddr,
-    config: Config,
+    config: Arc<Config>,
     context: &Context,
     tracker: &Tracker,
 ) where

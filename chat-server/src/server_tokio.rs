@@ -162,7 +162,7 @@ async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Ou
 async fn chat_over<S>(
     stream: S,
     peer: SocketAddr,
-    config: Config,
+    config: Arc<Config>,
     context: &Context,
     tracker: Tracker,
 ) where
