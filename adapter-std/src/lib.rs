@@ -105,6 +105,7 @@
 //! and [`WebSocket::send_fragment`] sends a message piece by piece.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, unreachable_pub)]
 
 mod core;

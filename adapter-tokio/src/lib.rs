@@ -100,6 +100,7 @@
 //! enabled (for the timeouts).
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, unreachable_pub)]
 
 mod driver;

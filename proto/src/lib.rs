@@ -93,6 +93,7 @@
 //! queue, which refuses sends with [`SendError::Full`] instead of growing.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, unreachable_pub)]
 
 mod close;
