@@ -98,6 +98,24 @@
 //! masking, UTF-8, control frames, the closing handshake, timeouts) is all
 //! in [`rusty_socket_proto`]. It needs a Tokio runtime with the time driver
 //! enabled (for the timeouts).
+//!
+//! # Public dependencies
+//!
+//! Types and traits of these crates appear in this crate's API; a breaking
+//! release of one is a breaking release of this crate. Those not re-exported
+//! are the ones whose traits you implement or call through their own crate
+//! (`futures-util`'s `StreamExt`/`SinkExt` work on the same traits):
+//!
+//! | crate | version | where | re-export |
+//! |---|---|---|---|
+//! | [`rusty-socket-proto`](rusty_socket_proto) | 0.1 | config, messages, errors, handshake types | [`proto`], and its types at the root |
+//! | [`tokio`](https://docs.rs/tokio/1) | 1 | `AsyncRead + AsyncWrite` transports, `TcpStream`, timers | no |
+//! | [`futures-core`](https://docs.rs/futures-core/0.3) | 0.3 | [`WebSocket`] and [`ReadHalf`] are `Stream`s | no |
+//! | [`futures-sink`](https://docs.rs/futures-sink/0.3) | 0.3 | [`WebSocket`] and [`WriteHalf`] are `Sink`s | no |
+//! | [`bytes`](https://docs.rs/bytes/1) | 1 | message payloads | [`Bytes`] |
+//! | [`http`](https://docs.rs/http/1) | 1 | the handshake request and response | [`http`] |
+//! | [`rustls`](https://docs.rs/rustls/0.23) (feature `rustls`) | 0.23 | `connect_tls`, the `tls` module | `rustls` |
+//! | [`tokio-rustls`](https://docs.rs/tokio-rustls/0.26) (feature `rustls`) | 0.26 | the server `TlsStream` of `tls::accept` | `tokio_rustls` |
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
