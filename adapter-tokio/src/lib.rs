@@ -102,8 +102,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod driver;
 mod error;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod split;
 mod stream;
 #[cfg(feature = "rustls")]
