@@ -37,7 +37,8 @@ use ::axum::response::{IntoResponse, Response};
 use ::hyper::upgrade::OnUpgrade;
 use rusty_socket_proto::http::{self, request::Parts};
 
-use crate::hyper::{upgrade, HyperWebSocket};
+use crate::hyper::upgrade;
+pub use crate::hyper::HyperWebSocket;
 use crate::{Accept, Config, Error, Reject, Request};
 
 /// The decision on a request, as [`accept_with`](crate::accept_with)'s
