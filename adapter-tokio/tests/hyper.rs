@@ -280,3 +280,73 @@ async fn permessage_deflate_is_negotiated_through_hyper() {
     })
     .await;
 }
+
+/// An upgrade request for `/ws` as hyper would hand it over, with
+/// `headers` on top of the valid ones (an empty value removes one).
+fn parsed(method: &str, headers: &[(&'static str, &str)]) -> hyper::Request<()> {
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri("/ws")
+        .body(())
+        .unwrap();
+    let map = request.headers_mut();
+    map.insert("host", "localhost".parse().unwrap());
+    map.insert("upgrade", "websocket".parse().unwrap());
+    map.insert("connection", "Upgrade".parse().unwrap());
+    map.insert(
+        "sec-websocket-key",
+        "dGhlIHNhbXBsZSBub25jZQ==".parse().unwrap(),
+    );
+    map.insert("sec-websocket-version", "13".parse().unwrap());
+    for (name, value) in headers {
+        match value.is_empty() {
+            true => map.remove(*name),
+            false => map.insert(*name, value.parse().unwrap()),
+        };
+    }
+    request
+}
+
+#[test]
+fn refusals_say_why_with_the_errors_of_accept_with() {
+    let accept = |_: &rusty_socket_tokio::Request| Ok(Accept::default());
+    let status = |response: &rusty_socket_tokio::hyper::UpgradeResponse| response.status();
+
+    let (response, outcome) = upgrade(
+        &mut parsed("GET", &[("sec-websocket-key", "")]),
+        Config::default(),
+        accept,
+    );
+    assert_eq!(status(&response), StatusCode::BAD_REQUEST);
+    assert!(
+        matches!(outcome, Err(Error::Handshake(HandshakeError::InvalidKey))),
+        "{outcome:?}"
+    );
+
+    let (response, outcome) = upgrade(
+        &mut parsed("GET", &[("upgrade", ""), ("connection", "")]),
+        Config::default(),
+        accept,
+    );
+    assert_eq!(status(&response), StatusCode::UPGRADE_REQUIRED);
+    assert_eq!(response.headers()["sec-websocket-version"], "13");
+    assert!(matches!(outcome, Err(Error::NotWebSocket)), "{outcome:?}");
+
+    let (response, outcome) = upgrade(&mut parsed("GET", &[]), Config::default(), |_| {
+        Err(rusty_socket_tokio::Reject::status(StatusCode::IM_A_TEAPOT))
+    });
+    assert_eq!(status(&response), StatusCode::IM_A_TEAPOT);
+    assert!(
+        matches!(outcome, Err(Error::Rejected(StatusCode::IM_A_TEAPOT))),
+        "{outcome:?}"
+    );
+
+    // A valid request on a connection that hyper cannot upgrade (here:
+    // not from hyper at all) must not be promised a 101.
+    let (response, outcome) = upgrade(&mut parsed("GET", &[]), Config::default(), accept);
+    assert_eq!(status(&response), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        matches!(&outcome, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::Unsupported),
+        "{outcome:?}"
+    );
+}
