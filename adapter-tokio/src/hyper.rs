@@ -147,7 +147,8 @@ fn internal_error(error: Error) -> (UpgradeResponse, Result<Upgrading, Error>) {
 /// after the handler has returned it).
 ///
 /// Resolves to [`Error::Io`] when hyper could not upgrade (the client went
-/// away, the connection was not served `.with_upgrades()`).
+/// away, the connection was not served `.with_upgrades()`), and to
+/// [`Error::AlreadyClosed`] if polled again after it has resolved.
 #[must_use = "the WebSocket only exists once this future is awaited"]
 #[derive(Debug)]
 pub struct Upgrading {

@@ -143,17 +143,18 @@ impl Accept {
         let headers = response.headers_mut();
         headers.insert("upgrade", HeaderValue::from_static("websocket"));
         headers.insert("connection", HeaderValue::from_static("Upgrade"));
-        // Base64 is always a valid header value.
+        // Base64 is always a valid header value: this cannot fail.
         let accept = HeaderValue::try_from(accept_key(key.as_bytes()))
             .map_err(|_| AcceptError::NotWebSocket)?;
         headers.insert("sec-websocket-accept", accept);
         if let Some(protocol) = &self.protocol {
             // Checked to be a token, hence a valid value.
             let value = HeaderValue::try_from(protocol.as_str())
-                .map_err(|_| AcceptError::ProtocolNotOffered(protocol.clone()))?;
+                .map_err(|_| HeaderError::InvalidProtocol(protocol.clone()))?;
             headers.insert("sec-websocket-protocol", value);
         }
         if !extensions.is_empty() {
+            // Our own answer, tokens and parameters: this cannot fail.
             let value =
                 HeaderValue::try_from(extensions).map_err(|_| AcceptError::ExtensionHeader)?;
             headers.insert("sec-websocket-extensions", value);
