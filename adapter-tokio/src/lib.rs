@@ -12,8 +12,7 @@
 //!   returns an [`Accept`] or a [`Reject`] with its HTTP status. For
 //!   `wss://`, [`tls::accept`] the TLS connection first (a few lines: see
 //!   [`tls`]).
-//! - Behind another HTTP server (hyper, axum): build the 101 response with
-//!   [`upgrade_response`] and hand the upgraded connection to [`from_raw`].
+//! - Inside hyper or axum: see below.
 //!
 //! The [`WebSocket`] is a `futures` [`Stream`](futures_core::Stream) of
 //! received [`Message`]s and a [`Sink`](futures_sink::Sink) of messages to
@@ -66,6 +65,31 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! # Inside hyper or axum
+//!
+//! With the `axum` feature (axum 0.8), an extractor as easy as axum's own:
+//!
+//! ```ignore
+//! async fn ws(upgrade: rusty_socket_tokio::axum::WebSocketUpgrade) -> axum::response::Response {
+//!     upgrade.on_upgrade(|mut ws| async move { /* ws.recv(), ws.send() */ })
+//! }
+//! ```
+//!
+//! With the `hyper` feature (hyper 1.x), in a service:
+//!
+//! ```ignore
+//! let (response, upgrading) = rusty_socket_tokio::hyper::upgrade(&mut request, config, hook);
+//! if let Ok(upgrading) = upgrading { tokio::spawn(async move { let ws = upgrading.await?; /* ... */ }); }
+//! ```
+//!
+//! Both check the request with proto's rules (the statuses of
+//! [`accept_with`]), run the same hook (path, `Origin`, subprotocol,
+//! reject with any status), and negotiate permessage-deflate from the
+//! [`Config`]. Full examples: the modules `axum` and `hyper` (built with
+//! their features), `examples/axum_chat.rs` and `examples/hyper_server.rs`. Without those features, a connection that
+//! another server upgraded can still be handed to [`from_raw`] (after
+//! [`upgrade_response`]), without extensions.
 //!
 //! # How it runs
 //!
@@ -121,8 +145,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, unreachable_pub)]
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod driver;
 mod error;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod split;
 mod stream;
 #[cfg(feature = "rustls")]

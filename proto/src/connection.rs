@@ -39,7 +39,7 @@ use crate::error::{AcceptError, CloseReason, ConfigError, ProtocolError, SendErr
 use crate::event::{Event, Message, MessageKind};
 use crate::frame::OpCode;
 use crate::handshake::extension::Agreed;
-use crate::handshake::{Accept, ClientRequest, Reject};
+use crate::handshake::{Accept, ClientRequest, Reject, Request};
 use crate::opening::{Opening, Progress};
 use crate::phase::{AfterDrain, Phase, State};
 use crate::prepared::PreparedMessage;
@@ -149,6 +149,36 @@ impl Connection {
         let mut connection = Connection::new(role, config.into(), rng, Opening::server(), now)?;
         connection.open(now);
         Ok(connection)
+    }
+
+    /// Server: accepts a request that another HTTP server (hyper, axum...)
+    /// has parsed ([`Request::from_http`]) and will answer, and returns the
+    /// `101 Switching Protocols` response for it to send, with a connection
+    /// that starts open once that server hands over the stream.
+    ///
+    /// The negotiation is the one [`accept`](Self::accept) does: `accept`
+    /// is checked the same way (the subprotocol must have been offered...),
+    /// and the extensions (permessage-deflate) are agreed from `config`, the
+    /// response carrying the agreed `Sec-WebSocket-Extensions`, so that the
+    /// connection speaks what the response promised. That is what
+    /// [`upgrade_response`](crate::upgrade_response) followed by
+    /// [`upgraded`](Self::upgraded) cannot do: they agree to no extension.
+    ///
+    /// An invalid `config` gives [`AcceptError::Config`].
+    pub fn accept_upgraded(
+        request: &Request,
+        accept: Accept,
+        config: impl Into<Arc<Config>>,
+        now: Instant,
+    ) -> Result<(Self, http::Response<()>), AcceptError> {
+        let config = config.into();
+        let (agreed, response) = crate::opening::accept_upgraded(request, &accept, &config)?;
+        let mut connection = Connection::new(Role::Server, config, None, Opening::server(), now)
+            .map_err(AcceptError::Config)?;
+        connection.protocol = accept.protocol;
+        connection.start_extensions(agreed);
+        connection.open(now);
+        Ok((connection, response))
     }
 
     fn new(
