@@ -356,6 +356,23 @@ where
 /// the path. A plain HTTP request is answered `426 Upgrade Required` and
 /// gives [`Error::NotWebSocket`]; an invalid upgrade request is answered
 /// with its 4xx status and gives [`Error::Handshake`].
+///
+/// ```no_run
+/// use rusty_socket_tokio::{accept, Message};
+/// use tokio::net::TcpListener;
+///
+/// # async fn run() -> Result<(), rusty_socket_tokio::Error> {
+/// let listener = TcpListener::bind("127.0.0.1:9001").await?;
+/// let (stream, _) = listener.accept().await?;
+/// let mut ws = accept(stream).await?;
+/// while let Some(message) = ws.recv().await? {
+///     if let Message::Text(_) | Message::Binary(_) = message {
+///         ws.send(message).await?; // echo
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub async fn accept<S>(stream: S) -> Result<WebSocket<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,

@@ -64,6 +64,45 @@ const MAX_CONTROL_QUEUE: usize = 64 << 10;
 /// One WebSocket connection, from the first byte of the opening handshake to
 /// the end of the closing handshake, in either role. See the crate docs for
 /// the run loop.
+///
+/// # Example
+///
+/// A client and a server in memory: each one's output is the other's input.
+/// After every input or command, drain the outputs (`poll_transmit`,
+/// `poll_event`); a real program does the same with a socket in between.
+///
+/// ```
+/// use std::time::Instant;
+///
+/// use rusty_socket_proto::{Accept, ClientRequest, Config, Connection, Event, Message};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let now = Instant::now();
+/// let request = ClientRequest::new("ws://example.com/chat")?;
+/// let mut client = Connection::client(&request, Config::default(), [7; 32], now)?;
+/// let mut server = Connection::server(Config::default(), now)?;
+///
+/// // Moves every pending byte from one side to the other.
+/// fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
+///     while let Some(bytes) = from.poll_transmit(now) {
+///         to.handle_read(now, &bytes);
+///     }
+/// }
+///
+/// pump(&mut client, &mut server, now);
+/// let Some(Event::Request(request)) = server.poll_event() else { panic!() };
+/// assert_eq!(request.path(), "/chat");
+/// server.accept(now, Accept::default())?;
+/// pump(&mut server, &mut client, now);
+/// assert!(matches!(client.poll_event(), Some(Event::Connected(_))));
+///
+/// client.send(now, &Message::text("hello"))?;
+/// pump(&mut client, &mut server, now);
+/// let Some(Event::Message(message)) = server.poll_event() else { panic!() };
+/// assert_eq!(message, Message::text("hello"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
