@@ -140,6 +140,10 @@
 //! | [`http`](https://docs.rs/http/1) | 1 | the handshake request and response | [`http`] |
 //! | [`rustls`](https://docs.rs/rustls/0.23) (feature `rustls`) | 0.23 | `connect_tls`, the `tls` module | `rustls` |
 //! | [`tokio-rustls`](https://docs.rs/tokio-rustls/0.26) (feature `rustls`) | 0.26 | the server `TlsStream` of `tls::accept` | `tokio_rustls` |
+//! | [`hyper`](https://docs.rs/hyper/1) (feature `hyper`) | 1 | the request `hyper::upgrade` answers, the `Upgraded` connection | no |
+//! | [`hyper-util`](https://docs.rs/hyper-util/0.1) (feature `hyper`) | 0.1 | `TokioIo`, in `hyper::HyperWebSocket` | no |
+//! | [`http-body-util`](https://docs.rs/http-body-util/0.1) (feature `hyper`) | 0.1 | `Full`, the body of `hyper::UpgradeResponse` | no |
+//! | [`axum`](https://docs.rs/axum/0.8) (feature `axum`) | 0.8 | `axum::WebSocketUpgrade` is an extractor and a response | no |
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
