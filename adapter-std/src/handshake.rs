@@ -175,6 +175,24 @@ fn connect_tcp(host: &str, port: u16, deadline: Option<Instant>) -> io::Result<T
 /// `426 Upgrade Required` and returns [`Error::NotWebSocket`]; a malformed
 /// request is answered with the error's status (400, 405, 426, 431) and
 /// returns [`Error::Handshake`].
+///
+/// ```no_run
+/// use std::net::TcpListener;
+///
+/// use rusty_socket_std::{accept, Message};
+///
+/// # fn main() -> Result<(), rusty_socket_std::Error> {
+/// let listener = TcpListener::bind("127.0.0.1:9002")?;
+/// let (stream, _) = listener.accept()?;
+/// let mut ws = accept(stream)?;
+/// while let Some(message) = ws.recv()? {
+///     if let Message::Text(_) | Message::Binary(_) = message {
+///         ws.send(message)?; // echo
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub fn accept<S: Transport>(stream: S) -> Result<WebSocket<S>, Error> {
     // The callback's type is `Result<Accept, Reject>`, proto's own answers.
     let any = |_: &Request| Ok(Accept::default());

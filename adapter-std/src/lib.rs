@@ -103,8 +103,22 @@
 //! With [`Config::streaming`] on, [`WebSocket::recv_incoming`] hands over
 //! the pieces of large messages as they arrive ([`Incoming::Fragment`]),
 //! and [`WebSocket::send_fragment`] sends a message piece by piece.
+//!
+//! # Public dependencies
+//!
+//! Types of these crates appear in this crate's API; a breaking release of
+//! one is a breaking release of this crate. Each is re-exported, so you can
+//! name the exact version this crate is built with:
+//!
+//! | crate | version | where | re-export |
+//! |---|---|---|---|
+//! | [`rusty-socket-proto`](rusty_socket_proto) | 0.1 | config, messages, errors, handshake types | [`rusty_socket_proto`], and its types at the root |
+//! | [`bytes`](https://docs.rs/bytes/1) | 1 | message payloads | [`Bytes`] |
+//! | [`http`](https://docs.rs/http/1) | 1 | the handshake request and response | [`http`] |
+//! | [`rustls`](https://docs.rs/rustls/0.23) (feature `rustls`) | 0.23 | [`connect_tls`], the [`tls`] module | `rustls` |
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, unreachable_pub)]
 
 mod core;

@@ -38,6 +38,28 @@ const MAX_SLICES: usize = 64;
 /// `Config::max_outgoing_buffer` bytes, see
 /// [`buffered_outgoing`](Self::buffered_outgoing)) and leaves the connection
 /// usable. The read timeout belongs to the adapter.
+///
+/// # Example
+///
+/// Send, receive, and close, reading until the closing handshake completes
+/// (for one thread sending while another receives, see
+/// [`split`](Self::split)):
+///
+/// ```no_run
+/// use rusty_socket_std::{connect, Message};
+///
+/// # fn main() -> Result<(), rusty_socket_std::Error> {
+/// let (mut ws, _response) = connect("ws://127.0.0.1:9002/")?;
+/// ws.send(Message::text("hello"))?;
+/// println!("{:?}", ws.recv()?);
+/// ws.close(1000, "done")?;
+/// // The server's close frame, then `None`.
+/// while let Some(message) = ws.recv()? {
+///     println!("{message:?}");
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub struct WebSocket<S> {
     stream: S,
     core: Core,

@@ -12,8 +12,7 @@
 //!   returns an [`Accept`] or a [`Reject`] with its HTTP status. For
 //!   `wss://`, [`tls::accept`] the TLS connection first (a few lines: see
 //!   [`tls`]).
-//! - Behind another HTTP server (hyper, axum): build the 101 response with
-//!   [`upgrade_response`] and hand the upgraded connection to [`from_raw`].
+//! - Inside hyper or axum: see below.
 //!
 //! The [`WebSocket`] is a `futures` [`Stream`](futures_core::Stream) of
 //! received [`Message`]s and a [`Sink`](futures_sink::Sink) of messages to
@@ -67,6 +66,31 @@
 //! }
 //! ```
 //!
+//! # Inside hyper or axum
+//!
+//! With the `axum` feature (axum 0.8), an extractor as easy as axum's own:
+//!
+//! ```ignore
+//! async fn ws(upgrade: rusty_socket_tokio::axum::WebSocketUpgrade) -> axum::response::Response {
+//!     upgrade.on_upgrade(|mut ws| async move { /* ws.recv(), ws.send() */ })
+//! }
+//! ```
+//!
+//! With the `hyper` feature (hyper 1.x), in a service:
+//!
+//! ```ignore
+//! let (response, upgrading) = rusty_socket_tokio::hyper::upgrade(&mut request, config, hook);
+//! if let Ok(upgrading) = upgrading { tokio::spawn(async move { let ws = upgrading.await?; /* ... */ }); }
+//! ```
+//!
+//! Both check the request with proto's rules (the statuses of
+//! [`accept_with`]), run the same hook (path, `Origin`, subprotocol,
+//! reject with any status), and negotiate permessage-deflate from the
+//! [`Config`]. Full examples: the modules `axum` and `hyper` (built with
+//! their features), `examples/axum_chat.rs` and `examples/hyper_server.rs`. Without those features, a connection that
+//! another server upgraded can still be handed to [`from_raw`] (after
+//! [`upgrade_response`]), without extensions.
+//!
 //! # How it runs
 //!
 //! There is no background task per connection: the `WebSocket` moves when
@@ -98,12 +122,39 @@
 //! masking, UTF-8, control frames, the closing handshake, timeouts) is all
 //! in [`rusty_socket_proto`]. It needs a Tokio runtime with the time driver
 //! enabled (for the timeouts).
+//!
+//! # Public dependencies
+//!
+//! Types and traits of these crates appear in this crate's API; a breaking
+//! release of one is a breaking release of this crate. Those not re-exported
+//! are the ones whose traits you implement or call through their own crate
+//! (`futures-util`'s `StreamExt`/`SinkExt` work on the same traits):
+//!
+//! | crate | version | where | re-export |
+//! |---|---|---|---|
+//! | [`rusty-socket-proto`](rusty_socket_proto) | 0.1 | config, messages, errors, handshake types | [`proto`], and its types at the root |
+//! | [`tokio`](https://docs.rs/tokio/1) | 1 | `AsyncRead + AsyncWrite` transports, `TcpStream`, timers | no |
+//! | [`futures-core`](https://docs.rs/futures-core/0.3) | 0.3 | [`WebSocket`] and [`ReadHalf`] are `Stream`s | no |
+//! | [`futures-sink`](https://docs.rs/futures-sink/0.3) | 0.3 | [`WebSocket`] and [`WriteHalf`] are `Sink`s | no |
+//! | [`bytes`](https://docs.rs/bytes/1) | 1 | message payloads | [`Bytes`] |
+//! | [`http`](https://docs.rs/http/1) | 1 | the handshake request and response | [`http`] |
+//! | [`rustls`](https://docs.rs/rustls/0.23) (feature `rustls`) | 0.23 | `connect_tls`, the `tls` module | `rustls` |
+//! | [`tokio-rustls`](https://docs.rs/tokio-rustls/0.26) (feature `rustls`) | 0.26 | the server `TlsStream` of `tls::accept` | `tokio_rustls` |
+//! | [`hyper`](https://docs.rs/hyper/1) (feature `hyper`) | 1 | the request `hyper::upgrade` answers, the `Upgraded` connection | no |
+//! | [`hyper-util`](https://docs.rs/hyper-util/0.1) (feature `hyper`) | 0.1 | `TokioIo`, in `hyper::HyperWebSocket` | no |
+//! | [`http-body-util`](https://docs.rs/http-body-util/0.1) (feature `hyper`) | 0.1 | `Full`, the body of `hyper::UpgradeResponse` | no |
+//! | [`axum`](https://docs.rs/axum/0.8) (feature `axum`) | 0.8 | `axum::WebSocketUpgrade` is an extractor and a response | no |
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, unreachable_pub)]
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod driver;
 mod error;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod split;
 mod stream;
 #[cfg(feature = "rustls")]
@@ -309,6 +360,23 @@ where
 /// the path. A plain HTTP request is answered `426 Upgrade Required` and
 /// gives [`Error::NotWebSocket`]; an invalid upgrade request is answered
 /// with its 4xx status and gives [`Error::Handshake`].
+///
+/// ```no_run
+/// use rusty_socket_tokio::{accept, Message};
+/// use tokio::net::TcpListener;
+///
+/// # async fn run() -> Result<(), rusty_socket_tokio::Error> {
+/// let listener = TcpListener::bind("127.0.0.1:9001").await?;
+/// let (stream, _) = listener.accept().await?;
+/// let mut ws = accept(stream).await?;
+/// while let Some(message) = ws.recv().await? {
+///     if let Message::Text(_) | Message::Binary(_) = message {
+///         ws.send(message).await?; // echo
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub async fn accept<S>(stream: S) -> Result<WebSocket<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,

@@ -75,6 +75,26 @@ use crate::{Deflate, Incoming};
 /// until there is room: a peer that stops reading stops the sender instead
 /// of growing a buffer. [`buffered_outgoing`](Self::buffered_outgoing) tells
 /// how much is queued.
+///
+/// # Example
+///
+/// As a `Stream` and a `Sink`, with `futures-util`'s `StreamExt` and
+/// `SinkExt`: every text message goes back in capitals.
+///
+/// ```no_run
+/// use futures_util::{SinkExt, StreamExt};
+/// use rusty_socket_tokio::{connect, Message};
+///
+/// # async fn run() -> Result<(), rusty_socket_tokio::Error> {
+/// let (mut ws, _response) = connect("ws://127.0.0.1:9001/").await?;
+/// while let Some(message) = ws.next().await {
+///     if let Message::Text(text) = message? {
+///         ws.send(Message::text(text.to_string().to_uppercase())).await?;
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct WebSocket<S> {
     /// Boxed: the futures that hold a `WebSocket` across an await (every

@@ -12,6 +12,19 @@ use crate::error::ConfigError;
 ///
 /// Build it from [`Config::default`] and change the fields you need; the
 /// constructors of [`Connection`](crate::Connection) call [`Config::validate`].
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use rusty_socket_proto::Config;
+///
+/// let mut config = Config::default();
+/// config.max_message_size = 1 << 20; // 1 MiB
+/// config.keepalive_interval = Some(Duration::from_secs(30));
+/// config.validate().expect("a valid config");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {

@@ -39,7 +39,7 @@ use crate::error::{AcceptError, CloseReason, ConfigError, ProtocolError, SendErr
 use crate::event::{Event, Message, MessageKind};
 use crate::frame::OpCode;
 use crate::handshake::extension::Agreed;
-use crate::handshake::{Accept, ClientRequest, Reject};
+use crate::handshake::{Accept, ClientRequest, Reject, Request};
 use crate::opening::{Opening, Progress};
 use crate::phase::{AfterDrain, Phase, State};
 use crate::prepared::PreparedMessage;
@@ -64,6 +64,45 @@ const MAX_CONTROL_QUEUE: usize = 64 << 10;
 /// One WebSocket connection, from the first byte of the opening handshake to
 /// the end of the closing handshake, in either role. See the crate docs for
 /// the run loop.
+///
+/// # Example
+///
+/// A client and a server in memory: each one's output is the other's input.
+/// After every input or command, drain the outputs (`poll_transmit`,
+/// `poll_event`); a real program does the same with a socket in between.
+///
+/// ```
+/// use std::time::Instant;
+///
+/// use rusty_socket_proto::{Accept, ClientRequest, Config, Connection, Event, Message};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let now = Instant::now();
+/// let request = ClientRequest::new("ws://example.com/chat")?;
+/// let mut client = Connection::client(&request, Config::default(), [7; 32], now)?;
+/// let mut server = Connection::server(Config::default(), now)?;
+///
+/// // Moves every pending byte from one side to the other.
+/// fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
+///     while let Some(bytes) = from.poll_transmit(now) {
+///         to.handle_read(now, &bytes);
+///     }
+/// }
+///
+/// pump(&mut client, &mut server, now);
+/// let Some(Event::Request(request)) = server.poll_event() else { panic!() };
+/// assert_eq!(request.path(), "/chat");
+/// server.accept(now, Accept::default())?;
+/// pump(&mut server, &mut client, now);
+/// assert!(matches!(client.poll_event(), Some(Event::Connected(_))));
+///
+/// client.send(now, &Message::text("hello"))?;
+/// pump(&mut client, &mut server, now);
+/// let Some(Event::Message(message)) = server.poll_event() else { panic!() };
+/// assert_eq!(message, Message::text("hello"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
@@ -149,6 +188,36 @@ impl Connection {
         let mut connection = Connection::new(role, config.into(), rng, Opening::server(), now)?;
         connection.open(now);
         Ok(connection)
+    }
+
+    /// Server: accepts a request that another HTTP server (hyper, axum...)
+    /// has parsed ([`Request::from_http`]) and will answer, and returns the
+    /// `101 Switching Protocols` response for it to send, with a connection
+    /// that starts open once that server hands over the stream.
+    ///
+    /// The negotiation is the one [`accept`](Self::accept) does: `accept`
+    /// is checked the same way (the subprotocol must have been offered...),
+    /// and the extensions (permessage-deflate) are agreed from `config`, the
+    /// response carrying the agreed `Sec-WebSocket-Extensions`, so that the
+    /// connection speaks what the response promised. That is what
+    /// [`upgrade_response`](crate::upgrade_response) followed by
+    /// [`upgraded`](Self::upgraded) cannot do: they agree to no extension.
+    ///
+    /// An invalid `config` gives [`AcceptError::Config`].
+    pub fn accept_upgraded(
+        request: &Request,
+        accept: Accept,
+        config: impl Into<Arc<Config>>,
+        now: Instant,
+    ) -> Result<(Self, http::Response<()>), AcceptError> {
+        let config = config.into();
+        let (agreed, response) = crate::opening::accept_upgraded(request, &accept, &config)?;
+        let mut connection = Connection::new(Role::Server, config, None, Opening::server(), now)
+            .map_err(AcceptError::Config)?;
+        connection.protocol = accept.protocol;
+        connection.start_extensions(agreed);
+        connection.open(now);
+        Ok((connection, response))
     }
 
     fn new(

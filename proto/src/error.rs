@@ -344,6 +344,9 @@ pub enum AcceptError {
     /// A 204 or 304 response has no body (RFC 9110 sections 15.3.5 and
     /// 15.4.5), so a refusal with that status cannot carry one.
     BodyNotAllowed(StatusCode),
+    /// [`Connection::accept_upgraded`](crate::Connection::accept_upgraded)
+    /// was given a [`Config`](crate::Config) that cannot work.
+    Config(ConfigError),
 }
 
 impl fmt::Display for AcceptError {
@@ -368,6 +371,7 @@ impl fmt::Display for AcceptError {
             AcceptError::BodyNotAllowed(status) => {
                 write!(f, "a {status} response cannot carry a body")
             }
+            AcceptError::Config(e) => write!(f, "cannot accept: {e}"),
         }
     }
 }
@@ -376,6 +380,7 @@ impl std::error::Error for AcceptError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             AcceptError::InvalidHeader(e) => Some(e),
+            AcceptError::Config(e) => Some(e),
             _ => None,
         }
     }

@@ -91,8 +91,20 @@
 //! head and its header count, the frame and message sizes (checked when a
 //! frame header arrives, before its payload is buffered), and the outgoing
 //! queue, which refuses sends with [`SendError::Full`] instead of growing.
+//!
+//! # Public dependencies
+//!
+//! Types of these crates appear in this crate's API; a breaking release of
+//! one is a breaking release of this crate. Both are re-exported, so you can
+//! name the exact version this crate is built with:
+//!
+//! | crate | version | where | re-export |
+//! |---|---|---|---|
+//! | [`bytes`](https://docs.rs/bytes/1) | 1 | message payloads, [`Connection::poll_transmit`] chunks | [`Bytes`] |
+//! | [`http`](https://docs.rs/http/1) | 1 | handshake requests, responses, status codes and headers | [`http`] |
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, unreachable_pub)]
 
 mod close;

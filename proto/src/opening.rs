@@ -107,21 +107,9 @@ impl Opening {
         let Opening::Decision(request) = self else {
             return Err(AcceptError::NoPendingRequest);
         };
-        #[cfg(feature = "deflate")]
-        {
-            let agreed = crate::deflate::accept(&config.deflate, request.extensions());
-            let answer = agreed.as_ref().map_or("", |(_, answer)| answer.as_str());
-            accept.encode(request, answer, head)?;
-            Ok(Agreed {
-                deflate: agreed.map(|(deflate, _)| deflate),
-            })
-        }
-        #[cfg(not(feature = "deflate"))]
-        {
-            let _ = config;
-            accept.encode(request, "", head)?;
-            Ok(Agreed {})
-        }
+        let (agreed, answer) = negotiate(request, config);
+        accept.encode(request, &answer, head)?;
+        Ok(agreed)
     }
 
     /// Server: writes the response that refuses the pending request.
@@ -144,4 +132,39 @@ impl Opening {
             head,
         );
     }
+}
+
+/// Server: the extensions to agree to for `request`, as `config` allows,
+/// with the `Sec-WebSocket-Extensions` answer (empty for none).
+fn negotiate(request: &Request, config: &Config) -> (Agreed, String) {
+    #[cfg(feature = "deflate")]
+    {
+        match crate::deflate::accept(&config.deflate, request.extensions()) {
+            Some((deflate, answer)) => (
+                Agreed {
+                    deflate: Some(deflate),
+                },
+                answer,
+            ),
+            None => (Agreed::default(), String::new()),
+        }
+    }
+    #[cfg(not(feature = "deflate"))]
+    {
+        let _ = (request, config);
+        (Agreed {}, String::new())
+    }
+}
+
+/// Server: accepts a request that another HTTP server parsed and will
+/// answer: the same negotiation as [`Opening::accept`], with the 101 as an
+/// `http::Response` instead of bytes.
+pub(crate) fn accept_upgraded(
+    request: &Request,
+    accept: &Accept,
+    config: &Config,
+) -> Result<(Agreed, http::Response<()>), AcceptError> {
+    let (agreed, answer) = negotiate(request, config);
+    let response = accept.to_http(request, &answer)?;
+    Ok((agreed, response))
 }

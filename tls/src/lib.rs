@@ -18,8 +18,17 @@
 //! proto itself never sees TLS: it is a transport concern, and rustls is
 //! itself sans-IO, so the two compose (the `embed` example crate drives
 //! both in one event loop).
+//!
+//! # Public dependencies
+//!
+//! [`rustls`](https://docs.rs/rustls/0.23) 0.23: its configs, certificate
+//! and key types (`rustls::pki_types`) and errors appear in this crate's API;
+//! a breaking release of rustls is a breaking release of this crate. It is
+//! re-exported as [`rustls`], so you can name the exact version this crate is
+//! built with.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, unreachable_pub)]
 
 mod error;

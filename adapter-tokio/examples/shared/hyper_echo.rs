@@ -1,10 +1,13 @@
 //! hyper 1.x glue, shared by the `hyper_server` example and its test: an
-//! HTTP/1.1 server that upgrades requests on `/ws` to WebSockets (validated
-//! and answered with proto's `upgrade_response`), hands each upgraded
-//! connection to `rusty_socket_tokio::from_raw`, and echoes; any other path
-//! gets a plain page.
+//! HTTP/1.1 server that upgrades requests on `/ws` to WebSockets with
+//! `rusty_socket_tokio::hyper::upgrade` and echoes; any other path gets a
+//! plain page.
+//!
+//! `/ws` speaks the subprotocol `echo` when the client offers it, and
+//! refuses browsers from other sites than `http://localhost` with 403.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -12,7 +15,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use rusty_socket_tokio::{from_raw, upgrade_response, Bytes, Config, Error, Role};
+use rusty_socket_tokio::hyper::upgrade;
+use rusty_socket_tokio::{Accept, Bytes, Config, Reject};
 use tokio::net::TcpListener;
 
 use crate::echo_loop::echo;
@@ -20,14 +24,24 @@ use crate::echo_loop::echo;
 /// The page served on every path but `/ws`.
 pub const PAGE: &str = "rusty-socket hyper example: connect a WebSocket to /ws\n";
 
+/// The only `Origin` a browser may connect from.
+pub const ORIGIN: &str = "http://localhost";
+
+/// The body of the 403 sent to other origins.
+pub const FOREIGN_ORIGIN: &str = "WebSockets are only for pages from http://localhost\n";
+
 /// Serves HTTP on `listener` until it fails, one task per connection.
 pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+    // One config for every connection (permessage-deflate on by default).
+    let config = Arc::new(Config::default());
     loop {
         let (stream, _) = listener.accept().await?;
+        let config = config.clone();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
+            let service = service_fn(move |request| handle(request, config.clone()));
             let connection = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service_fn(handle))
+                .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
             if let Err(e) = connection.await {
                 eprintln!("http connection: {e}");
@@ -36,38 +50,30 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
     }
 }
 
-async fn handle(mut request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    mut request: Request<Incoming>,
+    config: Arc<Config>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     if request.uri().path() != "/ws" {
-        return Ok(page(StatusCode::OK, PAGE.to_owned()));
+        let mut response = Response::new(Full::new(Bytes::from_static(PAGE.as_bytes())));
+        *response.status_mut() = StatusCode::OK;
+        return Ok(response);
     }
-    // Validates the upgrade request (RFC 6455 section 4.2.1) and builds the 101.
-    let response = match upgrade_response(&request, None) {
-        Ok(response) => response,
-        Err(e) => return Ok(page(e.status(), format!("{e}\n"))),
-    };
-    let upgrade = hyper::upgrade::on(&mut request);
-    tokio::spawn(async move {
-        let result = match upgrade.await {
-            Ok(upgraded) => match from_raw(TokioIo::new(upgraded), Role::Server, Config::default())
-            {
-                Ok(ws) => echo(ws).await,
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(Error::Io(std::io::Error::other(e))),
-        };
-        if let Err(e) = result {
-            eprintln!("websocket: {e}");
+    let (response, upgrading) = upgrade(&mut request, config, |request| {
+        if request.origin().is_some_and(|origin| origin != ORIGIN) {
+            return Err(Reject::with_body(StatusCode::FORBIDDEN, FOREIGN_ORIGIN));
+        }
+        match request.protocols().iter().any(|p| p == "echo") {
+            true => Ok(Accept::with_protocol("echo")),
+            false => Ok(Accept::default()),
         }
     });
-    Ok(response.map(|()| Full::new(Bytes::new())))
-}
-
-fn page(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+    if let Ok(upgrading) = upgrading {
+        tokio::spawn(async move {
+            if let Err(e) = async { echo(upgrading.await?).await }.await {
+                eprintln!("websocket: {e}");
+            }
+        });
+    }
+    Ok(response)
 }

@@ -110,15 +110,9 @@ impl Accept {
         }
     }
 
-    /// Writes the 101 response to `request` into `out`.
-    /// Writes the 101 response, with `extensions` (the connection's answer to
-    /// the client's offers; empty for none) as `Sec-WebSocket-Extensions`.
-    pub(crate) fn encode(
-        &self,
-        request: &Request,
-        extensions: &str,
-        out: &mut BytesMut,
-    ) -> Result<(), AcceptError> {
+    /// Checks that this answer can accept `request`, and returns the
+    /// client's key.
+    fn check<'r>(&self, request: &'r Request) -> Result<&'r str, AcceptError> {
         let key = request.key.as_deref().ok_or(AcceptError::NotWebSocket)?;
         if let Some(protocol) = &self.protocol {
             check_protocol(protocol)?;
@@ -133,6 +127,53 @@ impl Accept {
             return Err(AcceptError::ExtensionHeader);
         }
         check_headers(&self.headers, ACCEPT_RESERVED)?;
+        Ok(key)
+    }
+
+    /// The 101 response as an `http::Response`, for another HTTP server to
+    /// send, with `extensions` as in [`encode`](Self::encode).
+    pub(crate) fn to_http(
+        &self,
+        request: &Request,
+        extensions: &str,
+    ) -> Result<http::Response<()>, AcceptError> {
+        let key = self.check(request)?;
+        let mut response = http::Response::new(());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert("upgrade", HeaderValue::from_static("websocket"));
+        headers.insert("connection", HeaderValue::from_static("Upgrade"));
+        // Base64 is always a valid header value: this cannot fail.
+        let accept = HeaderValue::try_from(accept_key(key.as_bytes()))
+            .map_err(|_| AcceptError::NotWebSocket)?;
+        headers.insert("sec-websocket-accept", accept);
+        if let Some(protocol) = &self.protocol {
+            // Checked to be a token, hence a valid value.
+            let value = HeaderValue::try_from(protocol.as_str())
+                .map_err(|_| HeaderError::InvalidProtocol(protocol.clone()))?;
+            headers.insert("sec-websocket-protocol", value);
+        }
+        if !extensions.is_empty() {
+            // Our own answer, tokens and parameters: this cannot fail.
+            let value =
+                HeaderValue::try_from(extensions).map_err(|_| AcceptError::ExtensionHeader)?;
+            headers.insert("sec-websocket-extensions", value);
+        }
+        for (name, value) in &self.headers {
+            headers.append(name, value.clone());
+        }
+        Ok(response)
+    }
+
+    /// Writes the 101 response, with `extensions` (the connection's answer to
+    /// the client's offers; empty for none) as `Sec-WebSocket-Extensions`.
+    pub(crate) fn encode(
+        &self,
+        request: &Request,
+        extensions: &str,
+        out: &mut BytesMut,
+    ) -> Result<(), AcceptError> {
+        let key = self.check(request)?;
         out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n");
         out.extend_from_slice(b"Connection: Upgrade\r\nSec-WebSocket-Accept: ");
         out.extend_from_slice(accept_key(key.as_bytes()).as_bytes());
@@ -215,6 +256,50 @@ impl Reject {
     pub fn body(&self) -> &Bytes {
         &self.body
     }
+
+    /// The refusal as an `http::Response`, for another HTTP server (hyper,
+    /// axum...) to send: the status, the headers, the body, and what the
+    /// status implies (a 426 names the version this server speaks, RFC
+    /// 6455 section 4.4; a 405 says `Allow: GET`), as a
+    /// [`Connection`](crate::Connection) writes it. The server frames the
+    /// body and decides whether the HTTP connection stays open, so neither
+    /// `Content-Length` nor `Connection: close` is set here.
+    ///
+    /// Fails like [`Connection::reject`](crate::Connection::reject) for a
+    /// response that cannot end the exchange (a 1xx status, a body on a 204).
+    pub fn to_http(&self) -> Result<http::Response<Bytes>, AcceptError> {
+        check_reject(self)?;
+        let mut response = http::Response::new(self.body.clone());
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        if let Some((_, name, value)) = implied_header(self.status, &self.headers) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        for (name, value) in self.headers.iter() {
+            headers.append(name, value.clone());
+        }
+        Ok(response)
+    }
+}
+
+/// The header a refusal's status calls for, unless the application set it:
+/// a 426 names the version this server speaks (RFC 6455 section 4.4), a 405
+/// the method it allows (RFC 9110 section 15.5.6). The name comes as
+/// written on the wire and as a `HeaderName`.
+fn implied_header(
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Option<(&'static str, http::HeaderName, &'static str)> {
+    let (wire, name, value) = match status {
+        StatusCode::UPGRADE_REQUIRED => (
+            "Sec-WebSocket-Version",
+            http::header::SEC_WEBSOCKET_VERSION,
+            "13",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => ("Allow", http::header::ALLOW, "GET"),
+        _ => return None,
+    };
+    (!headers.contains_key(&name)).then_some((wire, name, value))
 }
 
 /// Where the scan for the end of a request head stopped.
@@ -256,30 +341,55 @@ pub(crate) fn parse_request(
     *inner.uri_mut() = uri;
     *inner.version_mut() = version;
     *inner.headers_mut() = headers;
-    let key = if inner.headers().contains_key("upgrade") {
-        Some(validate_upgrade(&inner)?)
-    } else if inner.method() != Method::GET {
-        return Err(HandshakeError::MethodNotAllowed(inner.method().to_string()));
-    } else {
-        None
-    };
-    let headers = inner.headers();
-    // Subprotocols are tokens (RFC 6455 section 4.1); an element that is
-    // not one cannot be chosen, so it is not listed.
-    let protocols = header_tokens(headers, "sec-websocket-protocol")
-        .filter(|protocol| is_token(protocol))
-        .map(String::from)
-        .collect();
-    let extensions = header_tokens(headers, "sec-websocket-extensions")
-        .map(String::from)
-        .collect();
-    let request = Request {
-        inner,
-        key,
-        protocols,
-        extensions,
-    };
-    Ok(Decoded::Complete(request, end))
+    Ok(Decoded::Complete(Request::classify(inner)?, end))
+}
+
+impl Request {
+    /// Reads a request that another HTTP server (hyper, axum...) has
+    /// parsed, with the same rules as a [`Connection`](crate::Connection)
+    /// reading its own: an upgrade must follow RFC 6455 section 4.2.1 (the
+    /// error says which status to answer: 400, 405, 426...), a GET without
+    /// `Upgrade` is a plain HTTP request ([`is_websocket`](Self::is_websocket)
+    /// false), and any other method is refused with 405.
+    ///
+    /// Accept it with
+    /// [`Connection::accept_upgraded`](crate::Connection::accept_upgraded),
+    /// or answer it with [`Reject::to_http`].
+    pub fn from_http<B>(request: &http::Request<B>) -> Result<Request, HandshakeError> {
+        let mut inner = http::Request::new(());
+        *inner.method_mut() = request.method().clone();
+        *inner.uri_mut() = request.uri().clone();
+        *inner.version_mut() = request.version();
+        *inner.headers_mut() = request.headers().clone();
+        Request::classify(inner)
+    }
+
+    /// Tells an upgrade (validated) from a plain GET, and lists the offers.
+    fn classify(inner: http::Request<()>) -> Result<Request, HandshakeError> {
+        let key = if inner.headers().contains_key("upgrade") {
+            Some(validate_upgrade(&inner)?)
+        } else if inner.method() != Method::GET {
+            return Err(HandshakeError::MethodNotAllowed(inner.method().to_string()));
+        } else {
+            None
+        };
+        let headers = inner.headers();
+        // Subprotocols are tokens (RFC 6455 section 4.1); an element that is
+        // not one cannot be chosen, so it is not listed.
+        let protocols = header_tokens(headers, "sec-websocket-protocol")
+            .filter(|protocol| is_token(protocol))
+            .map(String::from)
+            .collect();
+        let extensions = header_tokens(headers, "sec-websocket-extensions")
+            .map(String::from)
+            .collect();
+        Ok(Request {
+            inner,
+            key,
+            protocols,
+            extensions,
+        })
+    }
 }
 
 /// Checks every rule of RFC 6455 section 4.2.1 and returns the client's key.
@@ -376,11 +486,11 @@ pub(crate) fn reject_response(
     out.extend_from_slice(b" ");
     out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
     out.extend_from_slice(b"\r\n");
-    if status == StatusCode::UPGRADE_REQUIRED && !headers.contains_key("sec-websocket-version") {
-        out.extend_from_slice(b"Sec-WebSocket-Version: 13\r\n");
-    }
-    if status == StatusCode::METHOD_NOT_ALLOWED && !headers.contains_key("allow") {
-        out.extend_from_slice(b"Allow: GET\r\n");
+    if let Some((name, _, value)) = implied_header(status, headers) {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
     write_headers(headers, out);
     if !has_no_body(status) {
