@@ -380,6 +380,7 @@ mod tests {
                 mb_per_sec: msgs * 16.0 / 1e6,
                 deflate: None,
                 deflate_level: None,
+                tls: None,
                 wire_out_per_msg: 22.0,
                 wire_in_per_msg: 18.0,
                 compressed_echoes: 0,
