@@ -4,6 +4,8 @@
 //! another package's binary into the test's own target directory.
 //!
 //! Every wait here has a bound; nothing connects anywhere.
+//!
+//! [`tls`] makes the test certificates every wss:// test uses.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -13,6 +15,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+pub mod tls;
 
 /// The most log kept per server; the rest is dropped, not buffered.
 const MAX_LOG: usize = 1 << 20;
