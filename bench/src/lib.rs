@@ -27,6 +27,7 @@ pub mod load;
 pub mod payload;
 pub mod record;
 pub mod report;
+pub mod section;
 pub mod stream;
 pub mod svg;
 pub mod target;
