@@ -12,7 +12,7 @@
 #[path = "shared/echo.rs"]
 mod echo_loop;
 
-use rusty_socket_tokio::{connect, CloseCode, Error, Message, WebSocket};
+use rusty_socket_tokio::{connect, CloseCode, Error, MaybeTlsStream, Message, WebSocket};
 use tokio::net::TcpStream;
 
 use echo_loop::echo;
@@ -51,7 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Closes (the server may have closed first) and receives until the
 /// closing handshake ends.
-async fn close_and_finish(ws: &mut WebSocket<TcpStream>) {
+async fn close_and_finish(ws: &mut WebSocket<MaybeTlsStream<TcpStream>>) {
     let _ = ws.close(CloseCode::NORMAL, "").await;
     while let Ok(Some(_)) = ws.recv().await {}
 }

@@ -394,7 +394,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         if let Some(e) = self.io_error.take() {
             // Keep a copy for the sink side.
             self.io_error = Some(copy_io(&e));
-            return Some(Err(Error::Io(e)));
+            return Some(Err(Error::from(e)));
         }
         Error::from_reason(reason).map(Err)
     }
@@ -422,6 +422,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => Poll::Ready(Ok(())),
+            // A TLS stream whose peer ended the TCP connection without a
+            // close_notify. proto judges that end like any other EOF: clean
+            // after a closing handshake (many servers skip close_notify),
+            // `CloseReason::Eof` before it. A truncated message cannot pass
+            // for a whole one: the framing says how long it is.
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                let now = self.clock();
+                self.conn.handle_eof(now);
+                Poll::Ready(Ok(()))
+            }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
@@ -501,7 +511,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// Whether messages may be sent.
     fn check_open(&self) -> Result<(), Error> {
         if let Some(e) = &self.io_error {
-            return Err(Error::Io(copy_io(e)));
+            return Err(Error::from(copy_io(e)));
         }
         match self.conn.state() {
             State::Open => Ok(()),
@@ -565,7 +575,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         loop {
             if let Some(e) = &self.io_error {
-                return Poll::Ready(Err(Error::Io(copy_io(e))));
+                return Poll::Ready(Err(Error::from(copy_io(e))));
             }
             let empty = self.push_stash()?;
             if ready!(self.poll_drain(cx))? && empty {
@@ -584,7 +594,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             Poll::Ready(Err(e)) => {
                 let copy = copy_io(&e);
                 self.fail_io(e);
-                Poll::Ready(Err(Error::Io(copy)))
+                Poll::Ready(Err(Error::from(copy)))
             }
             Poll::Pending if self.poll_timer(cx) => Poll::Ready(Ok(false)),
             Poll::Pending => Poll::Pending,

@@ -2,12 +2,16 @@
 //! [`rusty_socket_proto`] state machine over any
 //! `AsyncRead + AsyncWrite + Unpin` transport.
 //!
-//! - Clients: [`connect`] a `ws://` URL, or [`connect_with`] a
+//! - Clients: [`connect`] a `ws://` or `wss://` URL, or [`connect_with`] a
 //!   [`ClientRequest`] (subprotocols, headers) and a [`Config`], or
-//!   [`connect_on`] a transport you opened yourself (a TLS stream, say).
+//!   [`connect_tls`] with your own rustls `ClientConfig` (a private CA,
+//!   client certificates), or [`connect_on`] a transport you opened
+//!   yourself (a proxy tunnel, say).
 //! - Servers: [`accept`] a stream, or [`accept_with`] a callback that
 //!   inspects the [`Request`] (path, `Origin`, headers, subprotocols) and
-//!   returns an [`Accept`] or a [`Reject`] with its HTTP status.
+//!   returns an [`Accept`] or a [`Reject`] with its HTTP status. For
+//!   `wss://`, [`tls::accept`] the TLS connection first (a few lines: see
+//!   [`tls`]).
 //! - Behind another HTTP server (hyper, axum): build the 101 response with
 //!   [`upgrade_response`] and hand the upgraded connection to [`from_raw`].
 //!
@@ -79,6 +83,17 @@
 //! receiving while it is open. Details, cancel safety and backpressure: see
 //! [`WebSocket`].
 //!
+//! # TLS
+//!
+//! With the `rustls` feature (on by default), `wss://` works through
+//! tokio-rustls with rustls' ring crypto provider, chosen explicitly (no
+//! process-level default provider is needed or installed). Trust roots
+//! come from the `webpki-roots` feature (Mozilla's, bundled; on by
+//! default) and/or `native-roots` (the platform's). Certificate errors are
+//! [`Error::Tls`] with a [`TlsError`] saying which (unknown issuer, name
+//! mismatch, expired); a TLS error mid-connection is reported the same
+//! way, and [`close`](WebSocket::close) ends with TLS close_notify.
+//!
 //! The adapter adds no protocol rule of its own: the protocol (framing,
 //! masking, UTF-8, control frames, the closing handshake, timeouts) is all
 //! in [`rusty_socket_proto`]. It needs a Tokio runtime with the time driver
@@ -90,6 +105,9 @@
 mod driver;
 mod error;
 mod split;
+mod stream;
+#[cfg(feature = "rustls")]
+pub mod tls;
 mod websocket;
 
 use std::io;
@@ -99,9 +117,15 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 pub use error::Error;
+#[cfg(feature = "rustls")]
+pub use error::TlsError;
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
+pub use stream::MaybeTlsStream;
 pub use websocket::WebSocket;
 
+/// The rustls this crate is built with, to name the same version's types.
+#[cfg(feature = "rustls")]
+pub use rustls;
 pub use rusty_socket_proto as proto;
 pub use rusty_socket_proto::{
     http, upgrade_response, Accept, AcceptError, Bytes, ClientRequest, CloseCode, CloseFrame,
@@ -109,6 +133,10 @@ pub use rusty_socket_proto::{
     MessageKind, PreparedMessage, ProtocolError, Reject, Request, Response, Role, SendError, State,
     Timer, UrlError, Utf8Bytes,
 };
+/// The tokio-rustls this crate is built with ([`tls::accept`] returns its
+/// server `TlsStream`).
+#[cfg(feature = "rustls")]
+pub use tokio_rustls;
 
 use rusty_socket_proto::{Connection, Event};
 
@@ -132,19 +160,17 @@ fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
 
-/// Opens a WebSocket to a `ws://` URL with the default [`Config`]: connects
-/// over TCP (with `TCP_NODELAY`), sends the upgrade request, and returns the
-/// open connection with the server's response, as tokio-tungstenite's
-/// `connect_async` does.
-///
-/// `wss://` is refused with [`Error::TlsUnsupported`] for now: open a TLS
-/// stream yourself and use [`connect_on`].
+/// Opens a WebSocket to a `ws://` or `wss://` URL with the default
+/// [`Config`]: connects over TCP (with `TCP_NODELAY`), runs the TLS
+/// handshake for `wss://` (with [`tls::default_client_config`]), sends the
+/// upgrade request, and returns the open connection with the server's
+/// response, as tokio-tungstenite's `connect_async` does.
 ///
 /// ```no_run
 /// use rusty_socket_tokio::{connect, Message};
 ///
 /// # async fn run() -> Result<(), rusty_socket_tokio::Error> {
-/// let (mut ws, response) = connect("ws://127.0.0.1:9001/chat").await?;
+/// let (mut ws, response) = connect("wss://example.com/chat").await?;
 /// println!("subprotocol: {:?}", response.protocol());
 /// ws.send(Message::text("hello")).await?;
 /// println!("{:?}", ws.recv().await?);
@@ -154,7 +180,7 @@ fn now() -> std::time::Instant {
 /// }
 /// # Ok(()) }
 /// ```
-pub async fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Error> {
+pub async fn connect(url: &str) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Response), Error> {
     connect_with(ClientRequest::new(url)?, Config::default()).await
 }
 
@@ -165,18 +191,72 @@ pub async fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Erro
 /// status and headers.
 ///
 /// The TCP connection has `TCP_NODELAY` set: messages leave when flushed.
-/// The opening handshake timeout also bounds the TCP connect: a host that
-/// never answers gives an [`io::ErrorKind::TimedOut`] error.
+/// The opening handshake timeout also bounds the TCP connect and the TLS
+/// handshake: a host that never answers gives an
+/// [`io::ErrorKind::TimedOut`] error ([`Error::is_timeout`]).
+///
+/// A `wss://` URL uses [`tls::default_client_config`]: the server name
+/// sent (SNI) and checked is the URL's host, a DNS name or an IP address.
+/// Without the `rustls` feature it gives [`Error::TlsUnsupported`].
 pub async fn connect_with(
     request: ClientRequest,
     config: Config,
-) -> Result<(WebSocket<TcpStream>, Response), Error> {
-    if request.is_tls() {
-        return Err(Error::TlsUnsupported);
+) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Response), Error> {
+    #[cfg(feature = "rustls")]
+    {
+        let tls = match request.is_tls() {
+            true => Some(tls::default_client_config()?),
+            false => None,
+        };
+        open(request, config, tls).await
     }
+    #[cfg(not(feature = "rustls"))]
+    {
+        if request.is_tls() {
+            return Err(Error::TlsUnsupported);
+        }
+        open(request, config).await
+    }
+}
+
+/// Like [`connect_with`], with your own rustls `ClientConfig` for a
+/// `wss://` URL: a private CA ([`tls::client_config_with_ca_file`]),
+/// client certificates, ALPN. For a `ws://` URL, `tls` is unused.
+#[cfg(feature = "rustls")]
+pub async fn connect_tls(
+    request: ClientRequest,
+    config: Config,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Response), Error> {
+    let tls = request.is_tls().then_some(tls);
+    open(request, config, tls).await
+}
+
+/// Connects (TCP, then TLS if `tls` is given) within the opening
+/// handshake's deadline, then runs the WebSocket handshake.
+async fn open(
+    request: ClientRequest,
+    config: Config,
+    #[cfg(feature = "rustls")] tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Response), Error> {
+    // Before any I/O: a host that cannot be a TLS name fails at once.
+    #[cfg(feature = "rustls")]
+    let tls = match tls {
+        Some(tls) => Some((tls, tls::server_name(request.host())?)),
+        None => None,
+    };
     // The handshake's deadline starts here, before the TCP connect.
     let conn = Connection::client(&request, config, seed()?, now())?;
-    let connecting = TcpStream::connect((request.host(), request.port()));
+    let connecting = async {
+        let stream = TcpStream::connect((request.host(), request.port())).await?;
+        stream.set_nodelay(true)?;
+        #[cfg(feature = "rustls")]
+        if let Some((tls, name)) = tls {
+            let stream = tls::connect(stream, name, request.host(), tls).await?;
+            return Ok(MaybeTlsStream::Rustls(Box::new(stream)));
+        }
+        Ok::<_, Error>(MaybeTlsStream::Plain(stream))
+    };
     let stream = match conn.poll_timeout() {
         Some(deadline) => {
             let deadline = tokio::time::Instant::from_std(deadline);
@@ -191,12 +271,11 @@ pub async fn connect_with(
         }
         None => connecting.await?,
     };
-    stream.set_nodelay(true)?;
     client_handshake(WebSocket::new(stream, conn)).await
 }
 
 /// Runs the client's opening handshake for `request` over a transport that
-/// is already connected (a TLS stream for a `wss://` URL, a proxy tunnel...).
+/// is already connected (a proxy tunnel, a TLS stream set up by hand...).
 /// The URL gives the request's path and `Host` header.
 pub async fn connect_on<S>(
     stream: S,

@@ -179,7 +179,9 @@ async fn binary_is_refused_with_1003_and_oversize_with_1009() {
 }
 
 async fn assert_close(
-    ws: &mut rusty_socket_tokio::WebSocket<tokio::net::TcpStream>,
+    ws: &mut rusty_socket_tokio::WebSocket<
+        rusty_socket_tokio::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
     code: CloseCode,
     runtime: &str,
 ) {

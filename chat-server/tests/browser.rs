@@ -229,7 +229,7 @@ impl Drop for Browser {
 
 /// A DevTools session with the page, over one of our WebSockets.
 struct Cdp {
-    ws: WebSocket<TcpStream>,
+    ws: WebSocket<rusty_socket_tokio::MaybeTlsStream<TcpStream>>,
     session: String,
     next_id: u64,
 }

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use rusty_socket_proto::{ClientRequest, CloseCode, CloseReason, Config, HandshakeError, Message};
-use rusty_socket_tokio::{Error, ReadHalf, WriteHalf};
+use rusty_socket_tokio::{Error, MaybeTlsStream, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::runtime::{Builder, Handle};
 
@@ -64,7 +64,7 @@ impl TokioRuntime {
 }
 
 /// The receive task: every message to the link, then the end.
-async fn receive(mut read: ReadHalf<TcpStream>, link: Arc<Link>) {
+async fn receive(mut read: ReadHalf<MaybeTlsStream<TcpStream>>, link: Arc<Link>) {
     loop {
         match read.next().await {
             Some(Ok(message)) => link.on_message(message),
@@ -76,7 +76,7 @@ async fn receive(mut read: ReadHalf<TcpStream>, link: Arc<Link>) {
 
 struct TokioConnection {
     handle: Handle,
-    write: WriteHalf<TcpStream>,
+    write: WriteHalf<MaybeTlsStream<TcpStream>>,
 }
 
 impl Connection for TokioConnection {
@@ -100,7 +100,7 @@ fn classify(error: Error) -> ConnectError {
     match error {
         Error::Io(e) => ConnectError::Unreachable(e.to_string()),
         Error::Url(e) => ConnectError::Url(e.to_string()),
-        Error::TlsUnsupported => ConnectError::Tls,
+        Error::Tls(_) => ConnectError::Tls,
         Error::Handshake(HandshakeError::Status(response))
         | Error::Closed(CloseReason::Handshake(HandshakeError::Status(response))) => {
             ConnectError::Refused(response.status)

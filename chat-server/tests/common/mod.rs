@@ -157,7 +157,10 @@ pub fn std_client(
 pub async fn tokio_client(
     url: &str,
     origin: Option<&str>,
-) -> Result<rusty_socket_tokio::WebSocket<tokio::net::TcpStream>, rusty_socket_tokio::Error> {
+) -> Result<
+    rusty_socket_tokio::WebSocket<rusty_socket_tokio::MaybeTlsStream<tokio::net::TcpStream>>,
+    rusty_socket_tokio::Error,
+> {
     let mut request = rusty_socket_tokio::ClientRequest::new(url)?;
     if let Some(origin) = origin {
         request = request
@@ -190,7 +193,9 @@ pub fn refused_status_tokio(error: &rusty_socket_tokio::Error) -> Option<u16> {
 
 /// The next message on a tokio client, within [`TIMEOUT`].
 pub async fn next_message(
-    ws: &mut rusty_socket_tokio::WebSocket<tokio::net::TcpStream>,
+    ws: &mut rusty_socket_tokio::WebSocket<
+        rusty_socket_tokio::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
 ) -> rusty_socket_tokio::Message {
     match tokio::time::timeout(TIMEOUT, ws.recv()).await {
         Ok(Ok(Some(message))) => message,
