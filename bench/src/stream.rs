@@ -97,3 +97,83 @@ impl AsyncWrite for Stream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rusty_socket_test_support::tls::TestPki;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+    use tokio_rustls::TlsAcceptor;
+
+    use crate::load::{self, LoadConfig};
+    use crate::payload::Kind;
+    use crate::target::Target;
+    use crate::tls;
+
+    /// A TLS echo on a free loopback port, serving `cert`/`key`; returns
+    /// its `wss://` URL.
+    async fn tls_echo(cert: &std::path::Path, key: &std::path::Path) -> String {
+        let acceptor = TlsAcceptor::from(tls::server_config(cert, key).unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("wss://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut stream) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n @ 1..) = stream.read(&mut buf).await {
+                        if stream.write_all(&buf[..n]).await.is_err()
+                            || stream.flush().await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn raw_load_over_tls_echoes_exactly() {
+        let pki = TestPki::new();
+        let url = tls_echo(&pki.localhost.cert_path, &pki.localhost.key_path).await;
+        let result = load::run(&LoadConfig {
+            target: Target::from_url(&url, Some(&pki.ca_path)).unwrap(),
+            raw: true,
+            kind: Kind::Binary,
+            conns: 2,
+            window: 2,
+            // Over one TLS record (16 KiB): echoes span several.
+            size: 70_000,
+            warmup: Duration::ZERO,
+            duration: Duration::from_millis(200),
+            verify: true,
+            deflate: None,
+            server_pid: None,
+        })
+        .await
+        .unwrap();
+        assert!(result.messages > 0);
+        let tls = result.tls.unwrap();
+        assert!(tls.starts_with("TLSv1_3 "), "{tls}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_server_signed_by_another_ca_is_refused() {
+        let pki = TestPki::new();
+        let url = tls_echo(&pki.untrusted.cert_path, &pki.untrusted.key_path).await;
+        let target = Target::from_url(&url, Some(&pki.ca_path)).unwrap();
+        let error = super::connect(&target).await.unwrap_err().to_string();
+        assert!(
+            error.starts_with("TLS handshake with 127.0.0.1:"),
+            "{error}"
+        );
+        assert!(error.contains("UnknownIssuer"), "{error}");
+    }
+}

@@ -127,4 +127,29 @@ mod tests {
         let err = Target::from_url("wss://x/", Some(Path::new("/nonexistent/ca.pem"))).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
     }
+
+    #[test]
+    fn wss_names_the_host_for_sni_and_the_certificate() {
+        let pki = rusty_socket_test_support::tls::TestPki::new();
+        let t = Target::from_url("wss://127.0.0.1/x", Some(&pki.ca_path)).unwrap();
+        assert_eq!(t.authority, "127.0.0.1:443");
+        assert_eq!(t.path, "/x");
+        let name = t.tls.unwrap().server_name;
+        assert!(matches!(name, ServerName::IpAddress(_)), "{name:?}");
+        let t = Target::from_url("wss://localhost:9443", Some(&pki.ca_path)).unwrap();
+        assert_eq!(t.authority, "localhost:9443");
+        let name = t.tls.unwrap().server_name;
+        assert_eq!(name.to_str(), "localhost");
+        let t = Target::from_url("wss://[::1]:9443/", Some(&pki.ca_path)).unwrap();
+        assert!(matches!(
+            t.tls.unwrap().server_name,
+            ServerName::IpAddress(_)
+        ));
+        // A key is no certificate.
+        let err = Target::from_url("wss://localhost/", Some(&pki.localhost.key_path)).unwrap_err();
+        assert!(
+            err.to_string().contains("holds no PEM certificate"),
+            "{err}"
+        );
+    }
 }

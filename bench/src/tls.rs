@@ -10,6 +10,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use tokio_rustls::TlsAcceptor;
 
 use crate::Error;
 
@@ -60,4 +61,47 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Error
         .with_single_cert(chain, key)
         .map_err(|e| Error::Tls(format!("certificate and key: {e}")))?;
     Ok(Arc::new(config))
+}
+
+/// What a bench server serves: its address, and TLS if asked for.
+pub struct ServerArgs {
+    /// The server's name, for messages.
+    pub name: &'static str,
+    /// `host:port` to listen on.
+    pub addr: String,
+    /// With a certificate and key on the command line: TLS for every
+    /// connection.
+    pub tls: Option<TlsAcceptor>,
+}
+
+impl ServerArgs {
+    /// Reads `NAME [ADDR [CERT_PEM KEY_PEM]]` from the command line; the
+    /// address defaults to `default_addr`.
+    pub fn parse(name: &'static str, default_addr: &str) -> Result<ServerArgs, Error> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let (addr, tls) = match args.as_slice() {
+            [] => (default_addr, None),
+            [addr] => (addr.as_str(), None),
+            [addr, cert, key] => {
+                let config = server_config(Path::new(cert), Path::new(key))?;
+                (addr.as_str(), Some(TlsAcceptor::from(config)))
+            }
+            _ => {
+                return Err(Error::Usage(format!(
+                    "usage: {name} [ADDR [CERT_PEM KEY_PEM]]"
+                )))
+            }
+        };
+        Ok(ServerArgs {
+            name,
+            addr: addr.to_string(),
+            tls,
+        })
+    }
+
+    /// The line a server prints once it listens.
+    pub fn listening(&self) -> String {
+        let over = if self.tls.is_some() { " (TLS)" } else { "" };
+        format!("{} listening on {}{over}", self.name, self.addr)
+    }
 }

@@ -7,10 +7,9 @@
 //! printed instead of panicking the connection task.
 
 use std::error::Error;
-use std::path::Path;
 
 use futures_util::{future, StreamExt, TryStreamExt};
-use rusty_socket_bench::tls;
+use rusty_socket_bench::tls::ServerArgs;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
@@ -21,21 +20,11 @@ const MAX_MESSAGE: usize = 64 << 20;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (addr, tls) = match args.as_slice() {
-        [] => ("127.0.0.1:9003", None),
-        [addr] => (addr.as_str(), None),
-        [addr, cert, key] => {
-            let config = tls::server_config(Path::new(cert), Path::new(key))?;
-            (addr.as_str(), Some(TlsAcceptor::from(config)))
-        }
-        _ => return Err("usage: peer_tungstenite [ADDR [CERT_PEM KEY_PEM]]".into()),
-    };
-    let listener = TcpListener::bind(addr).await?;
-    let over = if tls.is_some() { " (TLS)" } else { "" };
-    println!("peer_tungstenite listening on {addr}{over}");
+    let args = ServerArgs::parse("peer_tungstenite", "127.0.0.1:9003")?;
+    let listener = TcpListener::bind(&args.addr).await?;
+    println!("{}", args.listening());
     while let Ok((stream, _)) = listener.accept().await {
-        tokio::spawn(serve(stream, tls.clone()));
+        tokio::spawn(serve(stream, args.tls.clone()));
     }
     Ok(())
 }

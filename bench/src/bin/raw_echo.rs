@@ -6,9 +6,8 @@
 
 use std::error::Error;
 use std::io::ErrorKind;
-use std::path::Path;
 
-use rusty_socket_bench::tls;
+use rusty_socket_bench::tls::ServerArgs;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
@@ -54,26 +53,16 @@ async fn serve(stream: TcpStream, tls: Option<TlsAcceptor>) -> std::io::Result<(
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (addr, tls) = match args.as_slice() {
-        [] => ("127.0.0.1:9006", None),
-        [addr] => (addr.as_str(), None),
-        [addr, cert, key] => {
-            let config = tls::server_config(Path::new(cert), Path::new(key))?;
-            (addr.as_str(), Some(TlsAcceptor::from(config)))
-        }
-        _ => return Err("usage: raw_echo [ADDR [CERT_PEM KEY_PEM]]".into()),
-    };
+    let args = ServerArgs::parse("raw_echo", "127.0.0.1:9006")?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()?;
     runtime.block_on(async {
-        let listener = TcpListener::bind(addr).await?;
-        let over = if tls.is_some() { " (TLS)" } else { "" };
-        println!("raw_echo listening on {addr}{over}");
+        let listener = TcpListener::bind(&args.addr).await?;
+        println!("{}", args.listening());
         loop {
             let (stream, _) = listener.accept().await?;
-            let tls = tls.clone();
+            let tls = args.tls.clone();
             tokio::spawn(async move {
                 // A load generator that stops drops its connections mid-echo;
                 // resets are the normal end of a run, not worth a line.
