@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rusty_socket_proto::{CloseReason, Connection, Event, Fragment, Message, SendError, State};
 
-use crate::error::{is_timeout, Error};
+use crate::error::{copy_io, is_timeout, Error};
 use crate::transport::Transport;
 
 /// How much one read may bring in.
@@ -125,7 +125,7 @@ impl Core {
     pub(crate) fn finish(&mut self, reason: CloseReason) -> Error {
         self.ended = true;
         if let Some(e) = self.io_error.take() {
-            return Error::Io(e);
+            return Error::from(e);
         }
         match reason {
             CloseReason::Protocol(e) => Error::Protocol(e),
@@ -144,7 +144,7 @@ impl Core {
             return;
         }
         if self.conn.state() != State::Closing {
-            self.io_error = Some(io::Error::new(error.kind(), error.to_string()));
+            self.io_error = Some(copy_io(error));
         }
         self.conn.handle_reset();
     }
@@ -192,6 +192,15 @@ impl Core {
                 Ok(Input::Data)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Input::Data),
+            // A TLS stream whose peer ended the TCP connection without a
+            // close_notify. proto judges that end like any other EOF: clean
+            // after a closing handshake (many servers skip close_notify),
+            // `CloseReason::Eof` before it. A truncated message cannot pass
+            // for a whole one: the framing says how long it is.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                self.conn.handle_eof(Instant::now());
+                Ok(Input::Abrupt)
+            }
             Err(e) if is_timeout(&e) && bounded => {
                 self.conn.handle_timeout(Instant::now());
                 Ok(Input::Abrupt)

@@ -32,9 +32,15 @@ pub enum Error {
     Io(io::Error),
     /// The URL cannot be opened.
     Url(UrlError),
-    /// A `wss://` URL: TLS is not supported by [`connect`](crate::connect)
-    /// yet. Open the TLS stream yourself and hand it to
-    /// [`connect_on`](crate::connect_on).
+    /// TLS failed: the server's certificate was refused, a PEM file could
+    /// not be used, or the peer sent something TLS forbids (during the
+    /// handshake or mid-connection).
+    #[cfg(feature = "rustls")]
+    Tls(TlsError),
+    /// A `wss://` URL, but this build has no TLS: the crate's `rustls`
+    /// feature is off. Turn it on, or open the TLS stream yourself and hand
+    /// it to [`connect_on`](crate::connect_on).
+    #[cfg(not(feature = "rustls"))]
     TlsUnsupported,
     /// The [`Config`](crate::Config) cannot work.
     Config(ConfigError),
@@ -98,9 +104,13 @@ impl fmt::Display for Error {
         match self {
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::Url(e) => write!(f, "cannot open URL: {e}"),
+            #[cfg(feature = "rustls")]
+            Error::Tls(e) => e.fmt(f),
+            #[cfg(not(feature = "rustls"))]
             Error::TlsUnsupported => f.write_str(
-                "wss:// needs TLS, which connect() does not support yet: \
-                 open the TLS stream yourself and call connect_on()",
+                "wss:// needs TLS, and this build of rusty-socket-std has its \
+                 `rustls` feature off: turn it on, or open the TLS stream \
+                 yourself and call connect_on()",
             ),
             Error::Config(e) => e.fmt(f),
             Error::Handshake(e) => write!(f, "opening handshake failed: {e}"),
@@ -135,8 +145,11 @@ impl std::error::Error for Error {
             Error::Accept(e) => Some(e),
             Error::Protocol(e) => Some(e),
             Error::Send(e) => Some(e),
-            Error::TlsUnsupported
-            | Error::NotWebSocket
+            #[cfg(feature = "rustls")]
+            Error::Tls(e) => Some(e),
+            #[cfg(not(feature = "rustls"))]
+            Error::TlsUnsupported => None,
+            Error::NotWebSocket
             | Error::Rejected(_)
             | Error::Closed(_)
             | Error::AlreadyClosed
@@ -145,10 +158,29 @@ impl std::error::Error for Error {
     }
 }
 
+/// An I/O error, unless it carries a TLS error: the TLS stream reports
+/// what rustls refused (a bad certificate, a corrupt record mid-connection)
+/// as an `io::Error` of kind `InvalidData` wrapping the `rustls::Error`,
+/// which is unwrapped here so that callers can match on [`Error::Tls`].
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
+        #[cfg(feature = "rustls")]
+        if let Some(tls) = rustls_error(&e) {
+            return Error::Tls(TlsError::from(tls.clone()));
+        }
         Error::Io(e)
     }
+}
+
+/// A copy of an I/O error for a later report (`io::Error` is not
+/// `Clone`). A wrapped TLS error is copied as itself, so that the report
+/// is [`Error::Tls`].
+pub(crate) fn copy_io(e: &io::Error) -> io::Error {
+    #[cfg(feature = "rustls")]
+    if let Some(tls) = rustls_error(e) {
+        return io::Error::new(e.kind(), tls.clone());
+    }
+    io::Error::new(e.kind(), e.to_string())
 }
 
 impl From<UrlError> for Error {
@@ -187,6 +219,115 @@ impl From<SendError> for Error {
     }
 }
 
+/// The `rustls::Error` inside an `io::Error`, if that is what it carries.
+#[cfg(feature = "rustls")]
+fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
+    e.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+/// Why TLS failed, sorted into the cases a user acts on differently: a
+/// certificate problem (which authority, which name, which dates), a
+/// configuration problem (names, roots, PEM files), or anything else
+/// rustls reports (alerts from the peer, corrupt records).
+#[cfg(feature = "rustls")]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// The server's certificate is not signed by an authority we trust
+    /// (a self-signed certificate, or a private CA the client was not
+    /// given: see `tls::client_config_with_ca_file`).
+    UnknownIssuer,
+    /// The server's certificate is not valid for `host`, the name we
+    /// connected to.
+    NameMismatch {
+        /// The URL's host: a DNS name or an IP address.
+        host: String,
+    },
+    /// The server's certificate has expired, or is not valid yet.
+    Expired,
+    /// The URL's host cannot be a TLS server name.
+    InvalidDnsName(String),
+    /// No trust roots: the `webpki-roots` and `native-roots` features are
+    /// both off (or the platform store is empty), so no server certificate
+    /// could ever be trusted. Pass a config with roots to `connect_tls`.
+    NoRootCertificates,
+    /// A PEM certificate or key could not be read or had nothing usable.
+    Pem(String),
+    /// Anything else rustls refused: an alert from the peer, a corrupt or
+    /// unexpected record, a key that does not match its certificate...
+    Other(rustls::Error),
+}
+
+#[cfg(feature = "rustls")]
+impl From<rustls::Error> for TlsError {
+    /// Sorts the certificate errors a user acts on; the rest is `Other`.
+    /// A name mismatch without context gets an empty `host`, which the
+    /// client fills in (it knows the name it asked for).
+    fn from(e: rustls::Error) -> Self {
+        use rustls::CertificateError as Cert;
+        match e {
+            rustls::Error::InvalidCertificate(cert) => match cert {
+                Cert::UnknownIssuer => TlsError::UnknownIssuer,
+                Cert::NotValidForName => TlsError::NameMismatch {
+                    host: String::new(),
+                },
+                Cert::NotValidForNameContext { expected, .. } => TlsError::NameMismatch {
+                    host: expected.to_str().into_owned(),
+                },
+                Cert::Expired
+                | Cert::ExpiredContext { .. }
+                | Cert::NotValidYet
+                | Cert::NotValidYetContext { .. } => TlsError::Expired,
+                other => TlsError::Other(rustls::Error::InvalidCertificate(other)),
+            },
+            other => TlsError::Other(other),
+        }
+    }
+}
+
+#[cfg(feature = "rustls")]
+impl From<TlsError> for Error {
+    fn from(e: TlsError) -> Self {
+        Error::Tls(e)
+    }
+}
+
+#[cfg(feature = "rustls")]
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsError::UnknownIssuer => {
+                f.write_str("TLS: the server's certificate is signed by an unknown authority")
+            }
+            TlsError::NameMismatch { host } => {
+                write!(f, "TLS: the server's certificate is not valid for {host:?}")
+            }
+            TlsError::Expired => {
+                f.write_str("TLS: the server's certificate has expired or is not valid yet")
+            }
+            TlsError::InvalidDnsName(host) => {
+                write!(f, "TLS: {host:?} is not a valid server name")
+            }
+            TlsError::NoRootCertificates => f.write_str(
+                "TLS: no trusted root certificates (the webpki-roots and native-roots \
+                 features are off, or the platform has none)",
+            ),
+            TlsError::Pem(e) => write!(f, "TLS: {e}"),
+            TlsError::Other(e) => write!(f, "TLS: {e}"),
+        }
+    }
+}
+
+#[cfg(feature = "rustls")]
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TlsError::Other(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::error::Error as _;
@@ -220,7 +361,19 @@ mod tests {
             timeout.to_string(),
             "connection closed: closing handshake timed out"
         );
+        #[cfg(not(feature = "rustls"))]
         assert!(Error::TlsUnsupported.to_string().contains("wss://"));
+        #[cfg(feature = "rustls")]
+        {
+            // A rustls error inside an io::Error comes out as Error::Tls,
+            // also through a copy.
+            let bad = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+            let wrapped = io::Error::new(io::ErrorKind::InvalidData, bad);
+            assert!(matches!(
+                Error::from(copy_io(&wrapped)),
+                Error::Tls(TlsError::UnknownIssuer)
+            ));
+        }
         assert!(Error::from(io::Error::from(io::ErrorKind::WouldBlock)).is_timeout());
     }
 }

@@ -13,18 +13,20 @@ use rusty_socket_proto::{
 use crate::core::seed;
 use crate::error::Error;
 use crate::socket::WebSocket;
+use crate::stream::MaybeTlsStream;
 use crate::transport::Transport;
 
-/// Opens a WebSocket to a `ws://` URL with the default [`Config`]: connects
-/// over TCP (with `TCP_NODELAY`), sends the upgrade request, and returns the
-/// open connection with the server's response.
-///
-/// `wss://` URLs return [`Error::TlsUnsupported`] for now.
+/// Opens a WebSocket to a `ws://` or `wss://` URL with the default
+/// [`Config`]: connects over TCP (with `TCP_NODELAY`), runs the TLS
+/// handshake for `wss://` (with
+/// [`tls::default_client_config`](crate::tls::default_client_config)),
+/// sends the upgrade request, and returns the open connection with the
+/// server's response.
 ///
 /// ```no_run
 /// use rusty_socket_std::{connect, Message};
 ///
-/// let (mut ws, response) = connect("ws://127.0.0.1:9001/chat")?;
+/// let (mut ws, response) = connect("wss://example.com/chat")?;
 /// println!("subprotocol: {:?}", response.protocol());
 /// ws.send(Message::text("hello"))?;
 /// println!("{:?}", ws.recv()?);
@@ -34,12 +36,15 @@ use crate::transport::Transport;
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Error> {
+pub fn connect(url: &str) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Response), Error> {
     connect_with(ClientRequest::new(url)?, Config::default())
 }
 
 /// [`connect`] with a request that offers subprotocols or adds headers, and
-/// a [`Config`]. The opening handshake timeout also bounds the TCP connect.
+/// a [`Config`]. The opening handshake timeout also bounds the TCP connect
+/// and the TLS handshake. For `wss://`, the server name sent (SNI) and
+/// checked is the URL's host, a DNS name or an IP address; without the
+/// `rustls` feature, `wss://` gives `Error::TlsUnsupported`.
 ///
 /// ```no_run
 /// use rusty_socket_std::{connect_with, ClientRequest, Config};
@@ -54,19 +59,66 @@ pub fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Error> {
 pub fn connect_with(
     request: ClientRequest,
     config: Config,
-) -> Result<(WebSocket<TcpStream>, Response), Error> {
-    if request.is_tls() {
-        return Err(Error::TlsUnsupported);
+) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Response), Error> {
+    #[cfg(feature = "rustls")]
+    {
+        let tls = match request.is_tls() {
+            true => Some(crate::tls::default_client_config()?),
+            false => None,
+        };
+        open(request, config, tls)
     }
+    #[cfg(not(feature = "rustls"))]
+    {
+        if request.is_tls() {
+            return Err(Error::TlsUnsupported);
+        }
+        open(request, config)
+    }
+}
+
+/// Like [`connect_with`], with your own rustls `ClientConfig` for a
+/// `wss://` URL: a private CA
+/// ([`tls::client_config_with_ca_file`](crate::tls::client_config_with_ca_file)),
+/// client certificates, ALPN. For a `ws://` URL, `tls` is unused.
+#[cfg(feature = "rustls")]
+pub fn connect_tls(
+    request: ClientRequest,
+    config: Config,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Response), Error> {
+    let tls = request.is_tls().then_some(tls);
+    open(request, config, tls)
+}
+
+/// Connects (TCP, then TLS if `tls` is given) within the opening
+/// handshake's deadline, then runs the WebSocket handshake.
+fn open(
+    request: ClientRequest,
+    config: Config,
+    #[cfg(feature = "rustls")] tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Response), Error> {
+    // Before any I/O: a host that cannot be a TLS name fails at once.
+    #[cfg(feature = "rustls")]
+    let tls = match tls {
+        Some(tls) => Some((tls, crate::tls::server_name(request.host())?)),
+        None => None,
+    };
     let conn = Connection::client(&request, config, seed()?, Instant::now())?;
-    let stream = connect_tcp(request.host(), request.port(), conn.poll_timeout())?;
+    let deadline = conn.poll_timeout();
+    let stream = connect_tcp(request.host(), request.port(), deadline)?;
     stream.set_nodelay(true)?;
-    finish_client(WebSocket::new(stream, conn))
+    #[cfg(feature = "rustls")]
+    if let Some((tls, name)) = tls {
+        let stream = crate::tls::connect(stream, name, request.host(), tls, deadline)?;
+        return finish_client(WebSocket::new(MaybeTlsStream::Rustls(stream), conn));
+    }
+    finish_client(WebSocket::new(MaybeTlsStream::Plain(stream), conn))
 }
 
 /// The client's opening handshake over a transport you connected yourself
-/// (a Unix socket, a TLS stream for a `wss://` URL wrapped in
-/// [`NoTimeouts`](crate::NoTimeouts), a proxy tunnel...). The URL gives the
+/// (a Unix socket, a proxy tunnel, another TLS stream wrapped in
+/// [`NoTimeouts`](crate::NoTimeouts)...). The URL gives the
 /// request's path and `Host` header.
 pub fn connect_on<S: Transport>(
     stream: S,

@@ -1,7 +1,8 @@
 //! Blocking WebSockets (RFC 6455) over any std `Read + Write`, driving the
 //! sans-IO state machine of [`rusty_socket_proto`].
 //!
-//! [`connect`] opens a client connection to a `ws://` URL; [`accept`] and
+//! [`connect`] opens a client connection to a `ws://` or `wss://` URL
+//! ([`connect_tls`] with your own rustls `ClientConfig`); [`accept`] and
 //! [`accept_with`] run the server's side of the opening handshake on a stream
 //! you accepted; [`connect_on`] runs the client's side over a stream you
 //! opened yourself. Each returns a [`WebSocket`] with plain blocking `send`,
@@ -67,10 +68,24 @@
 //!
 //! A [`WebSocket<S>`] runs over any [`Transport`]: `Read + Write` that can bound
 //! a read with a timeout and shut down. [`TcpStream`](std::net::TcpStream) and
-//! `UnixStream` are transports; wrap anything else (an in-memory pipe, a TLS
-//! stream) in [`NoTimeouts`], whose documentation says what is lost.
-//! `wss://` is not supported by [`connect`] yet ([`Error::TlsUnsupported`]);
-//! run [`connect_on`] over your own TLS stream meanwhile.
+//! `UnixStream` are transports, and so is [`tls::TlsStream`]; wrap
+//! anything else (an in-memory pipe, another TLS stream) in [`NoTimeouts`],
+//! whose documentation says what is lost.
+//!
+//! # TLS
+//!
+//! With the `rustls` feature (on by default), [`connect`] opens `wss://`
+//! URLs through rustls with its ring crypto provider, chosen explicitly (no
+//! process-level default provider is needed or installed); the result is a
+//! [`MaybeTlsStream`]. Trust roots come from the `webpki-roots` feature
+//! (Mozilla's, bundled; on by default) and/or `native-roots` (the
+//! platform's). A server runs [`tls::accept`] (bounded by a timeout) on an
+//! accepted `TcpStream`, then [`accept_with`] on the [`tls::TlsStream`].
+//! Timeouts work through TLS, the halves of a split TLS connection read
+//! and write at once, certificate errors are [`Error::Tls`] with a
+//! [`TlsError`] saying which (unknown issuer, name mismatch, expired), a
+//! TLS error mid-connection is reported the same way, and
+//! [`close`](WebSocket::close) ends with TLS close_notify.
 //!
 //! # One thread sends while another receives
 //!
@@ -97,15 +112,26 @@ mod error;
 mod handshake;
 mod socket;
 mod split;
+mod stream;
+#[cfg(feature = "rustls")]
+pub mod tls;
 mod transport;
 
 pub use crate::core::Incoming;
 pub use error::Error;
+#[cfg(feature = "rustls")]
+pub use error::TlsError;
+#[cfg(feature = "rustls")]
+pub use handshake::connect_tls;
 pub use handshake::{accept, accept_with, connect, connect_on, connect_with};
 pub use socket::WebSocket;
 pub use split::{ReadHalf, WriteHalf};
+pub use stream::MaybeTlsStream;
 pub use transport::{NoTimeouts, Transport, TryClone};
 
+/// The rustls this crate is built with, to name the same version's types.
+#[cfg(feature = "rustls")]
+pub use rustls;
 pub use rusty_socket_proto;
 pub use rusty_socket_proto::{
     http, Accept, AcceptError, Bytes, ClientRequest, CloseCode, CloseFrame, CloseReason, Config,

@@ -374,7 +374,7 @@ impl<S: Transport> WebSocket<S> {
         if !is_timeout(&error) {
             self.core.fail_io(&error);
         }
-        Error::Io(error)
+        Error::from(error)
     }
 
     /// Ends the transport once the connection has ended (its output written).

@@ -491,7 +491,7 @@ impl<S: Transport> WriteHalf<S> {
     /// Writes out everything queued, waiting for another thread's write to
     /// finish first.
     pub fn flush(&mut self) -> Result<(), Error> {
-        self.shared.flush(true).map_err(Error::Io)
+        self.shared.flush(true).map_err(Error::from)
     }
 
     /// Starts the closing handshake, as [`WebSocket::close`] does: queues a

@@ -106,7 +106,7 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 }
 
 /// The peer may have gone already; shutting down what is gone is no error.
-fn ignore_not_connected(result: io::Result<()>) -> io::Result<()> {
+pub(crate) fn ignore_not_connected(result: io::Result<()>) -> io::Result<()> {
     match result {
         Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
         other => other,

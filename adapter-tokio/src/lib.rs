@@ -197,7 +197,7 @@ pub async fn connect(url: &str) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>,
 ///
 /// A `wss://` URL uses [`tls::default_client_config`]: the server name
 /// sent (SNI) and checked is the URL's host, a DNS name or an IP address.
-/// Without the `rustls` feature it gives [`Error::TlsUnsupported`].
+/// Without the `rustls` feature it gives `Error::TlsUnsupported`.
 pub async fn connect_with(
     request: ClientRequest,
     config: Config,

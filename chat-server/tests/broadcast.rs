@@ -75,7 +75,9 @@ async fn broadcast_on(runtime: &str) {
         let (done, result) = oneshot::channel();
         thread::spawn(move || {
             let mut seen = Vec::new();
-            let recv = |ws: &mut rusty_socket_std::WebSocket<std::net::TcpStream>| match ws.recv() {
+            let recv = |ws: &mut rusty_socket_std::WebSocket<
+                rusty_socket_std::MaybeTlsStream<std::net::TcpStream>,
+            >| match ws.recv() {
                 Ok(Some(rusty_socket_std::Message::Text(text))) => text.to_string(),
                 other => panic!("expected a text message, got {other:?}"),
             };

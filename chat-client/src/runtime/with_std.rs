@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread;
 
 use rusty_socket_proto::{ClientRequest, CloseCode, CloseReason, Config, HandshakeError, Message};
-use rusty_socket_std::{Error, ReadHalf, WriteHalf};
+use rusty_socket_std::{Error, MaybeTlsStream, ReadHalf, WriteHalf};
 
 use super::{describe_reason, ConnectError, Connection};
 use crate::link::{End, Link};
@@ -32,7 +32,7 @@ pub fn connect(url: &str, link: &Arc<Link>) -> Result<Box<dyn Connection>, Conne
 }
 
 /// The reader thread: every message to the link, then the end.
-fn receive(mut read: ReadHalf<TcpStream>, link: &Link) {
+fn receive(mut read: ReadHalf<MaybeTlsStream<TcpStream>>, link: &Link) {
     loop {
         match read.recv() {
             Ok(Some(message)) => link.on_message(message),
@@ -43,7 +43,7 @@ fn receive(mut read: ReadHalf<TcpStream>, link: &Link) {
 }
 
 struct StdConnection {
-    write: WriteHalf<TcpStream>,
+    write: WriteHalf<MaybeTlsStream<TcpStream>>,
 }
 
 impl Connection for StdConnection {
@@ -67,7 +67,7 @@ fn classify(error: Error) -> ConnectError {
     match error {
         Error::Io(e) => ConnectError::Unreachable(e.to_string()),
         Error::Url(e) => ConnectError::Url(e.to_string()),
-        Error::TlsUnsupported => ConnectError::Tls,
+        Error::Tls(_) => ConnectError::Tls,
         Error::Handshake(HandshakeError::Status(response))
         | Error::Closed(CloseReason::Handshake(HandshakeError::Status(response))) => {
             ConnectError::Refused(response.status)

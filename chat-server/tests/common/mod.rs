@@ -141,7 +141,10 @@ pub fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> HttpR
 pub fn std_client(
     url: &str,
     origin: Option<&str>,
-) -> Result<rusty_socket_std::WebSocket<TcpStream>, rusty_socket_std::Error> {
+) -> Result<
+    rusty_socket_std::WebSocket<rusty_socket_std::MaybeTlsStream<TcpStream>>,
+    rusty_socket_std::Error,
+> {
     let mut request = rusty_socket_std::ClientRequest::new(url)?;
     if let Some(origin) = origin {
         request = request
