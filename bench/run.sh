@@ -4,11 +4,13 @@
 #   bench/run.sh                      # full run: 5 rounds of 3 s per server
 #   ROUNDS=2 DURATION=1 bench/run.sh  # quick look
 #   SUITES=compression bench/run.sh   # only the permessage-deflate part
+#   SUITES=tls bench/run.sh           # only the wss:// part
 #
 # Environment: ROUNDS (5), DURATION (3 s), WARMUP (1 s), IDLE_CONNS (5000),
 # FANOUT_RECEIVERS (1000), FANOUT_MESSAGES (100), CHAT_PATH (/),
 # BASE_PORT (19100), CORE_SLOWDOWN (1.35), CORE_RETRIES (3), BUSY_MAX (15 %),
-# SUITES ("classic compression"), IDLE_DEFLATE_CONNS (2000),
+# SUITES ("classic compression"; also "tls"), IDLE_DEFLATE_CONNS (2000),
+# IDLE_TLS_CONNS (2000),
 # CEILING_SECONDS (2), RESULTS_MD (bench/results.md), RESULTS_SVG
 # (bench/results.svg), CARGO_TARGET_DIR.
 #
@@ -17,7 +19,15 @@
 # one. "compression" is (g) and (h), JSON echoes with permessage-deflate
 # negotiated without context takeover, against the peers that have it, (i)
 # idle compressed connections, and the in-process ceiling; it writes its own
-# section of results.md, which the classic report keeps.
+# section of results.md, which the classic report keeps. "tls" is (j) and
+# (k), the pipelined small messages of (b) and the 1 MiB messages of
+# (d-binary) over wss://, and (l) idle wss connections, against
+# tokio-tungstenite over tokio-rustls and a raw TLS echo (tokio-rustls
+# read/write), all on rustls with the ring provider; a test CA and server
+# certificate are made for the run (bench tls_cert), wsload trusts that CA,
+# every TLS handshake is done before the warm-up, no extension is offered;
+# it writes its own section of results.md too. It is not in the default
+# SUITES: run it on its own.
 #
 # Every server runs pinned to core 0 and wsload to core 1. Servers are
 # restarted for every measurement and run in alternation (A B C A B C ...),
@@ -44,13 +54,16 @@ FANOUT_MESSAGES=${FANOUT_MESSAGES:-100}
 CHAT_PATH=${CHAT_PATH:-/}
 SUITES=${SUITES:-classic compression}
 IDLE_DEFLATE_CONNS=${IDLE_DEFLATE_CONNS:-2000}
+IDLE_TLS_CONNS=${IDLE_TLS_CONNS:-2000}
 CEILING_SECONDS=${CEILING_SECONDS:-2}
 RESULTS_MD=${RESULTS_MD:-bench/results.md}
 RESULTS_SVG=${RESULTS_SVG:-bench/results.svg}
 CLASSIC=0
 COMPRESSION=0
+TLS=0
 [[ " $SUITES " == *" classic "* ]] && CLASSIC=1
 [[ " $SUITES " == *" compression "* ]] && COMPRESSION=1
+[[ " $SUITES " == *" tls "* ]] && TLS=1
 BASE_PORT=${BASE_PORT:-19100}
 CORE_SLOWDOWN=${CORE_SLOWDOWN:-1.35}
 CORE_RETRIES=${CORE_RETRIES:-3}
@@ -97,6 +110,10 @@ build_ours() {
 build_ours ours-tokio "$REL/examples/echo_server" -p rusty-socket-tokio --example echo_server
 build_ours ours-std "$REL/examples/echo_server" -p rusty-socket-std --example echo_server
 build_ours chat-server "$REL/chat-server" -p chat-server
+if ((TLS)); then
+    build_ours ours-tokio-tls "$REL/examples/tls_echo_server" -p rusty-socket-tokio --example tls_echo_server
+    build_ours ours-std-tls "$REL/examples/tls_echo_server" -p rusty-socket-std --example tls_echo_server
+fi
 
 WSLOAD=$REL/wsload
 
@@ -105,9 +122,12 @@ WSLOAD=$REL/wsload
 SERVERS=()
 declare -A BIN PORT ARGS
 NEXT_PORT=$((BASE_PORT + 1))
+# The notes array that add_server reports a missing binary in.
+SUITE_NOTES=NOTES
 # Usage: add_server NAME BINARY [SERVER_ARGS...]
 add_server() {
     local name=$1 bin=$2
+    local -n suite_notes=$SUITE_NOTES
     shift 2
     if [[ -x $bin ]]; then
         SERVERS+=("$name")
@@ -117,7 +137,7 @@ add_server() {
         NEXT_PORT=$((NEXT_PORT + 1))
     else
         log "   skipping $name: $bin does not exist"
-        NOTES+=("$name not measured: binary missing")
+        suite_notes+=("$name not measured: binary missing")
     fi
 }
 add_server ours-tokio "$WORK/bin/ours-tokio"
@@ -181,13 +201,14 @@ start_echo() { start_server "$1" "${PORT[$1]}" "${BIN[$1]}" "127.0.0.1:${PORT[$1
 # wsload pinned to the client core.
 client() { taskset -c "$CLIENT_CORE" "$WSLOAD" "$@"; }
 
-# wsload's target flags for server $1.
+# wsload's target flags for server $1: a ws:// URL, or wss:// with the
+# TLS suite's CA in TLS_ARGS; plain echo (no WebSocket) for raw.
+SCHEME=ws
+TLS_ARGS=
 target_args() {
-    if [[ $1 == raw ]]; then
-        echo "--raw --addr 127.0.0.1:${PORT[$1]}"
-    else
-        echo "--url ws://127.0.0.1:${PORT[$1]}/"
-    fi
+    local raw=
+    [[ $1 == raw ]] && raw=--raw
+    echo "$raw --url $SCHEME://127.0.0.1:${PORT[$1]}/ $TLS_ARGS"
 }
 
 # Extracts a numeric field from a JSON line: json_field NAME LINE.
@@ -314,32 +335,96 @@ run_round() {
     done
 }
 
+# Runs ROUNDS rounds of each configuration ("ID|WSLOAD_ARGS") with the
+# servers in CHECKED, the server's CPU time read too, and appends them to
+# file OUT; rounds kept in bad conditions get a line in the array NOTES.
+# Usage: suite_rounds NOTES OUT CONFIG...
+suite_rounds() {
+    local -n notes=$1
+    local out=$2 entry config round flaw
+    local -a args
+    shift 2
+    for entry in "$@"; do
+        config=${entry%%|*}
+        read -r -a args <<<"${entry#*|} --pid @PID@ --warmup $WARMUP --duration $DURATION"
+        log "== ($config) ${args[*]}"
+        for ((round = 1; round <= ROUNDS; round++)); do
+            run_round "$config" "$round" "${args[@]}"
+            flaw=${ROUND_FLAW[$config/$round]:-}
+            if [[ -n $flaw ]]; then notes+=("$config round $round kept in bad conditions: $flaw"); fi
+        done
+        if [[ -f $WORK/results/$config.jsonl ]]; then cat "$WORK/results/$config.jsonl" >>"$out"; fi
+    done
+}
+
+# Runs ROUNDS rounds of wsload's idle mode (WSLOAD_ARGS) against every
+# server in CHECKED as configuration CONFIG, appending them to file OUT.
+# Usage: idle_rounds CONFIG OUT WSLOAD_ARGS...
+idle_rounds() {
+    local config=$1 out=$2 round name
+    shift 2
+    for ((round = 1; round <= ROUNDS; round++)); do
+        ROUND_FILE=$WORK/round.jsonl
+        : >"$ROUND_FILE"
+        for name in "${CHECKED[@]}"; do
+            measure "$name" "$config" "$round" "$@"
+        done
+        cat "$ROUND_FILE" >>"$out"
+    done
+}
+
+# Fills the array OUT with bench-report's --note flags: when and what ran,
+# the rounds (with SUFFIX after them), the EXTRA notes, then every line of
+# the array NOTES. Usage: report_notes OUT SUFFIX NOTES [EXTRA...]
+report_notes() {
+    local -n flags=$1 notes=$3
+    local suffix=$2 note
+    shift 3
+    flags=(
+        --note "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $rev, $(nproc) × $cpu, Linux $(uname -r)"
+        --note "$ROUNDS rounds of $DURATION s after $WARMUP s warm-up; servers on core $SERVER_CORE, wsload on core $CLIENT_CORE$suffix"
+    )
+    for note in "$@" ${notes[@]+"${notes[@]}"}; do
+        flags+=(--note "$note")
+    done
+}
+
 # ---------------------------------------------------------- sanity check
+
+# Checks every server of SERVERS with wsload (every echo compared byte for
+# byte) and puts those that pass into CHECKED; the others get a line in the
+# array named by $1. Usage: sanity_check NOTES_ARRAY
+sanity_check() {
+    local -n notes=$1
+    local name check
+    CHECKED=()
+    for name in "${SERVERS[@]}"; do
+        start_echo "$name" || {
+            notes+=("$name excluded: did not start")
+            continue
+        }
+        if [[ $name == raw ]]; then
+            check=(--conns 2 --window 2 --size 65536 --warmup 0 --duration 0.3 --verify)
+        else
+            check=(--check)
+        fi
+        # shellcheck disable=SC2046 # target_args is meant to split into flags
+        if client $(target_args "$name") "${check[@]}" >"$WORK/check-$name.txt" 2>&1; then
+            log "   $name: ok"
+            CHECKED+=("$name")
+        else
+            log "   $name FAILED the sanity check and is excluded:"
+            grep -E 'FAIL|wsload:' "$WORK/check-$name.txt" | head -n5 | sed 's/^/     /' >&2 || true
+            notes+=("$name excluded: failed the sanity check (wsload --check)")
+        fi
+        stop_server
+    done
+}
 
 CHECKED=()
 if ((CLASSIC)); then
-log "== sanity check"
-for name in "${SERVERS[@]}"; do
-    start_echo "$name" || {
-        NOTES+=("$name excluded: did not start")
-        continue
-    }
-    if [[ $name == raw ]]; then
-        check=(--raw --addr "127.0.0.1:${PORT[$name]}" --conns 2 --window 2 --size 65536
-            --warmup 0 --duration 0.3 --verify)
-    else
-        check=(--check --url "ws://127.0.0.1:${PORT[$name]}/")
-    fi
-    if client "${check[@]}" >"$WORK/check-$name.txt" 2>&1; then
-        log "   $name: ok"
-        CHECKED+=("$name")
-    else
-        log "   $name FAILED the sanity check and is excluded:"
-        grep -E 'FAIL|wsload:' "$WORK/check-$name.txt" | head -n5 | sed 's/^/     /' >&2 || true
-        NOTES+=("$name excluded: failed the sanity check (wsload --check)")
-    fi
-    stop_server
-done
+    log "== sanity check"
+    sanity_check NOTES
 fi
 
 # ------------------------------------------------------------- throughput
@@ -394,14 +479,7 @@ if (($(ulimit -n) < IDLE_CONNS + 256)); then
 fi
 if ((CLASSIC)); then
 log "== (e) $IDLE_CONNS idle connections"
-for ((round = 1; round <= ROUNDS; round++)); do
-    ROUND_FILE=$WORK/round.jsonl
-    : >"$ROUND_FILE"
-    for name in "${CHECKED[@]}"; do
-        measure "$name" e "$round" --idle "$IDLE_CONNS" --pid @PID@
-    done
-    cat "$ROUND_FILE" >>"$WORK/results/e.jsonl"
-done
+idle_rounds e "$WORK/results/e.jsonl" --idle "$IDLE_CONNS" --pid @PID@
 
 # ------------------------------------------------------------ chat fan-out
 
@@ -466,26 +544,9 @@ if ((COMPRESSION)); then
         fi
     done
     : >"$WORK/compression.jsonl"
-    for entry in "${COMPRESSION_CONFIGS[@]}"; do
-        config=${entry%%|*}
-        read -r -a args <<<"${entry#*|} --pid @PID@ --warmup $WARMUP --duration $DURATION"
-        log "== ($config) ${args[*]}"
-        for ((round = 1; round <= ROUNDS; round++)); do
-            run_round "$config" "$round" "${args[@]}"
-            flaw=${ROUND_FLAW[$config/$round]:-}
-            if [[ -n $flaw ]]; then CNOTES+=("$config round $round kept in bad conditions: $flaw"); fi
-        done
-        cat "$WORK/results/$config.jsonl" >>"$WORK/compression.jsonl"
-    done
+    suite_rounds CNOTES "$WORK/compression.jsonl" "${COMPRESSION_CONFIGS[@]}"
     log "== (i) $IDLE_DEFLATE_CONNS idle connections with permessage-deflate"
-    for ((round = 1; round <= ROUNDS; round++)); do
-        ROUND_FILE=$WORK/round.jsonl
-        : >"$ROUND_FILE"
-        for name in "${CHECKED[@]}"; do
-            measure "$name" i "$round" --idle "$IDLE_DEFLATE_CONNS" --pid @PID@ --deflate
-        done
-        cat "$ROUND_FILE" >>"$WORK/compression.jsonl"
-    done
+    idle_rounds i "$WORK/compression.jsonl" --idle "$IDLE_DEFLATE_CONNS" --pid @PID@ --deflate
     log "== ceiling: deflate_ceiling on core $SERVER_CORE"
     for _ in 1 2 3 4 5 6; do
         (($(busy_pct) <= BUSY_MAX)) && break
@@ -495,14 +556,8 @@ if ((COMPRESSION)); then
     taskset -c "$SERVER_CORE" "$REL/deflate_ceiling" --json --levels 1,3,5,6,9 --sizes 200,65536 \
         --seconds "$CEILING_SECONDS" >"$WORK/ceiling.jsonl"
     cat "$WORK/ceiling.jsonl" >&2
-    cnotes=(
-        --note "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $rev, $(nproc) × $cpu, Linux $(uname -r)"
-        --note "$ROUNDS rounds of $DURATION s after $WARMUP s warm-up; servers on core $SERVER_CORE, wsload on core $CLIENT_CORE; idle: $IDLE_DEFLATE_CONNS connections"
-        --note "wsload offers \`${OFFER:-permessage-deflate; client_no_context_takeover; server_no_context_takeover}\` and sends JSON compressed once at level 1 (bench/src/payload.rs, bench/src/deflate.rs); it inflates the first echo of each connection, and any echo whose compressed length changes"
-    )
-    for note in ${CNOTES[@]+"${CNOTES[@]}"}; do
-        cnotes+=(--note "$note")
-    done
+    report_notes cnotes "; idle: $IDLE_DEFLATE_CONNS connections" CNOTES \
+        "wsload offers \`${OFFER:-permessage-deflate; client_no_context_takeover; server_no_context_takeover}\` and sends JSON compressed once at level 1 (bench/src/payload.rs, bench/src/deflate.rs); it inflates the first echo of each connection, and any echo whose compressed length changes"
     "$REL/bench-report" --compression --input "$WORK/compression.jsonl" --ceiling "$WORK/ceiling.jsonl" \
         --markdown "$RESULTS_MD" \
         --config "g=64 conns × window 4, 200 B JSON chat message, permessage-deflate" \
@@ -515,6 +570,45 @@ if ((COMPRESSION)); then
         --describe "yawc=yawc 0.5 (zlib feature): level 1, 15-bit windows, no context takeover, threshold 0" \
         "${cnotes[@]}"
     SERVERS=("${CLASSIC_SERVERS[@]}")
+fi
+
+# --------------------------------------------------------------------- tls
+
+TLS_CONFIGS=(
+    "j|--conns 64 --window 16 --size 16 --kind binary"
+    "k|--conns 4 --window 2 --size 1048576 --kind binary"
+)
+if ((TLS)); then
+    log "== tls: certificate, sanity check (wsload over wss://)"
+    "$REL/tls_cert" "$WORK/tls"
+    CERT_KEY="$WORK/tls/cert.pem $WORK/tls/key.pem"
+    TNOTES=()
+    SUITE_NOTES=TNOTES
+    SERVERS=()
+    add_server ours-tokio "$WORK/bin/ours-tokio-tls" "$CERT_KEY"
+    add_server ours-std "$WORK/bin/ours-std-tls" "$CERT_KEY"
+    add_server tungstenite "$REL/peer_tungstenite" "$CERT_KEY"
+    add_server raw "$REL/raw_echo" "$CERT_KEY"
+    SCHEME=wss
+    TLS_ARGS="--ca $WORK/tls/ca.pem"
+    sanity_check TNOTES
+    : >"$WORK/tls.jsonl"
+    suite_rounds TNOTES "$WORK/tls.jsonl" "${TLS_CONFIGS[@]}"
+    log "== (l) $IDLE_TLS_CONNS idle wss:// connections"
+    idle_rounds l "$WORK/tls.jsonl" --idle "$IDLE_TLS_CONNS" --pid @PID@
+    suite=$(sed -n 's/.*"tls":"\([^"]*\)".*/\1/p' "$WORK/tls.jsonl" | sort -u | paste -sd ';' | sed 's/;/; /g')
+    report_notes tnotes "; idle: $IDLE_TLS_CONNS connections" TNOTES \
+        "every side on rustls 0.23 with the ring provider; negotiated: ${suite:-nothing measured}; certificate: ECDSA P-256, signed by a test CA made for the run (bench tls_cert, test-support's TestPki); TLS handshakes done before the warm-up; no WebSocket extension offered" \
+        "÷ raw is against the raw TLS echo, not raw TCP; MB/s is WebSocket payload, not TLS records"
+    "$REL/bench-report" --tls --input "$WORK/tls.jsonl" --markdown "$RESULTS_MD" \
+        --describe "ours-tokio=rusty-socket-tokio example tls_echo_server: the adapter's tls::accept, then accept and the echo loop, current-thread runtime" \
+        --describe "ours-std=rusty-socket-std example tls_echo_server" \
+        --describe "tungstenite=tokio-tungstenite 0.30 over tokio-rustls 0.26, current-thread runtime (bench/src/bin/peer_tungstenite.rs given CERT KEY)" \
+        --describe "raw=tokio-rustls 0.26 read/write echo, 1 MiB buffer, current-thread runtime (bench/src/bin/raw_echo.rs given CERT KEY): the ceiling" \
+        "${tnotes[@]}"
+    SERVERS=("${CLASSIC_SERVERS[@]}")
+    SCHEME=ws
+    TLS_ARGS=
 fi
 
 # ------------------------------------------------------------------ report
@@ -537,19 +631,12 @@ if ((${#flawed[@]} > 0)); then
     NOTES+=("rounds kept after $CORE_RETRIES retries in bad conditions (${#flawed[@]}): ${joined%; }")
 fi
 
-report_notes=(
-    --note "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $rev, $(nproc) × $cpu, Linux $(uname -r)"
-    --note "$ROUNDS rounds of $DURATION s after $WARMUP s warm-up; servers on core $SERVER_CORE, wsload on core $CLIENT_CORE"
-    --note "core-to-core 16 B round trip (best p50): $CORE_BEST us"
-)
-for note in ${NOTES[@]+"${NOTES[@]}"}; do
-    report_notes+=(--note "$note")
-done
+report_notes classic_notes "" NOTES "core-to-core 16 B round trip (best p50): $CORE_BEST us"
 log "== results"
 for entry in "${CONFIGS[@]}" e f; do
     file=$WORK/results/${entry%%|*}.jsonl
     if [[ -f $file ]]; then cat "$file"; fi
 done >"$RESULTS"
 "$REL/bench-report" --input "$RESULTS" --markdown "$RESULTS_MD" --svg "$RESULTS_SVG" \
-    "${report_notes[@]}"
+    "${classic_notes[@]}"
 log "raw results and logs: $WORK"

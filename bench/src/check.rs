@@ -5,8 +5,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::deflate::{self, DeflateOffer};
 use crate::echo::EchoReader;
@@ -14,6 +13,7 @@ use crate::frame::encode_client_frame;
 use crate::handshake;
 use crate::load::MASK;
 use crate::payload::{self, Kind};
+use crate::stream::Stream;
 use crate::target::Target;
 use crate::Error;
 
@@ -40,7 +40,7 @@ pub struct CheckSummary {
 /// must accept it), every message goes compressed, and JSON is checked too.
 pub async fn run(target: &Target, deflate: Option<DeflateOffer>) -> Result<CheckSummary, Error> {
     let mut summary = CheckSummary::default();
-    let mut conn: Option<(TcpStream, Vec<u8>, Option<u8>)> = None;
+    let mut conn: Option<(Stream, Vec<u8>, Option<u8>)> = None;
     let json = [Kind::Json];
     let kinds = Kind::ALL
         .iter()
@@ -82,7 +82,7 @@ async fn open(
     target: &Target,
     nonce: u64,
     deflate: Option<DeflateOffer>,
-) -> Result<(TcpStream, Vec<u8>, Option<u8>), Error> {
+) -> Result<(Stream, Vec<u8>, Option<u8>), Error> {
     let offer = deflate.map(|_| deflate::OFFER);
     let (stream, leftover, answer) = handshake::open_with(target, nonce, offer).await?;
     let bits = match (deflate, answer) {
@@ -103,13 +103,13 @@ async fn open(
 /// reading run together, as the echo of 1 MiB may begin before it is sent.
 /// With `compress` (level, window bits) the message goes compressed.
 async fn echo_once(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     leftover: &[u8],
     kind: Kind,
     payload: Vec<u8>,
     compress: Option<(u32, u8)>,
 ) -> Result<(), Error> {
-    let (frame, mut echoes) = match compress {
+    let (frame, echoes) = match compress {
         Some((level, bits)) => {
             let mut frame = encode_client_frame(
                 kind.opcode(),
@@ -125,11 +125,31 @@ async fn echo_once(
             EchoReader::websocket(Rc::from(payload), kind.opcode(), true),
         ),
     };
-    let (mut rd, mut wr) = stream.split();
+    match stream {
+        Stream::Tcp(tcp) => {
+            let (rd, wr) = tcp.split();
+            exchange(rd, wr, &frame, leftover, echoes).await
+        }
+        Stream::Tls(tls) => {
+            let (rd, wr) = tokio::io::split(&mut **tls);
+            exchange(rd, wr, &frame, leftover, echoes).await
+        }
+    }
+}
+
+/// Writes `frame` into `wr` while reading its one echo from `rd`.
+async fn exchange(
+    mut rd: impl AsyncRead + Unpin,
+    mut wr: impl AsyncWrite + Unpin,
+    frame: &[u8],
+    leftover: &[u8],
+    mut echoes: EchoReader,
+) -> Result<(), Error> {
     let write = async {
-        wr.write_all(&frame)
+        wr.write_all(frame)
             .await
-            .map_err(Error::io("sending the message"))
+            .map_err(Error::io("sending the message"))?;
+        wr.flush().await.map_err(Error::io("sending the message"))
     };
     let read = async {
         let mut completed = echoes.consume(leftover)?;

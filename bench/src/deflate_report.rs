@@ -2,8 +2,8 @@
 //! (JSON echoes with permessage-deflate), (i) idle compressed connections,
 //! the in-process ceiling of `deflate_ceiling`, and the compression goals.
 //!
-//! The section sits between two marker lines, so that it can be rewritten
-//! alone by a compression run, and kept when a full run rewrites the rest.
+//! It is a [`section`](crate::section) of its own: rewritten alone by a
+//! compression run, and kept when a full run rewrites the rest.
 
 use std::fmt::Write as _;
 
@@ -11,11 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::{Entry, Record};
 use crate::report::{median, thousands};
-
-/// First line of the section.
-pub const BEGIN: &str = "<!-- compression:begin -->";
-/// Last line of the section.
-pub const END: &str = "<!-- compression:end -->";
+use crate::section::{self, COMPRESSION};
 
 /// One case of `deflate_ceiling`: inflate + deflate of one payload, one core.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,10 +130,7 @@ pub fn markdown(
     describe: &[(String, String)],
     notes: &[String],
 ) -> String {
-    let mut md = format!("{BEGIN}\n## Compression: permessage-deflate\n\n");
-    for note in notes {
-        let _ = writeln!(md, "- {note}");
-    }
+    let mut md = section::head(COMPRESSION, "Compression: permessage-deflate", notes);
     md.push_str(
         "\nMedians over rounds. B/msg are WebSocket bytes per echo (frame headers \
          included, TCP/IP not): client→server is what wsload sends (its level and \
@@ -145,12 +138,7 @@ pub fn markdown(
          compressor made of it. Server CPU is utime+stime from /proc/PID/stat over \
          the measured interval.\n",
     );
-    if !describe.is_empty() {
-        md.push_str("\n| server | settings |\n|---|---|\n");
-        for (server, text) in describe {
-            let _ = writeln!(md, "| {server} | {text} |");
-        }
-    }
+    md.push_str(&section::describe_table(describe));
     let mut all_rows = Vec::new();
     for (id, title) in configs {
         let rows = rows(entries, id);
@@ -244,7 +232,7 @@ pub fn markdown(
         }
     }
     md.push_str(&goals(&all_rows, ceiling, describe));
-    let _ = writeln!(md, "\n{END}");
+    let _ = writeln!(md, "\n{}", COMPRESSION.end);
     md
 }
 
@@ -333,45 +321,12 @@ fn goals(
     md
 }
 
-/// Puts `section` into `document`: replaces an earlier section, or appends.
-pub fn splice(document: &str, section: &str) -> String {
-    match (document.find(BEGIN), document.find(END)) {
-        (Some(begin), Some(end)) if end > begin => {
-            let after = end + END.len();
-            let rest = document[after..]
-                .strip_prefix('\n')
-                .unwrap_or(&document[after..]);
-            format!("{}{}{}", &document[..begin], section, rest)
-        }
-        _ => {
-            let mut out = document.trim_end().to_string();
-            out.push_str("\n\n");
-            out.push_str(section);
-            out
-        }
-    }
-}
-
-/// The section inside `document`, if any, markers included.
-pub fn extract(document: &str) -> Option<&str> {
-    let begin = document.find(BEGIN)?;
-    let end = document[begin..].find(END)? + begin + END.len();
-    Some(&document[begin..end])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn splice_replaces_or_appends() {
-        let section = format!("{BEGIN}\nnew\n{END}\n");
-        let doc = "# t\n\ntext\n";
-        let once = splice(doc, &section);
-        assert_eq!(once, format!("# t\n\ntext\n\n{section}"));
-        let twice = splice(&once, &format!("{BEGIN}\nnewer\n{END}\n"));
-        assert!(twice.contains("newer") && !twice.contains("\nnew\n"));
-        assert_eq!(extract(&twice), Some(&format!("{BEGIN}\nnewer\n{END}")[..]));
+    fn levels_from_descriptions() {
         assert_eq!(
             level_of("a", &[("a".into(), "zlib level 5, 12-bit".into())]),
             Some(5)

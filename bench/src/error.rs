@@ -23,6 +23,8 @@ pub enum Error {
     Closed(String),
     /// Nothing arrived within the allowed time.
     Timeout(String),
+    /// A certificate, key or TLS configuration could not be used.
+    Tls(String),
     /// The command line asks for something impossible.
     Usage(String),
 }
@@ -45,6 +47,7 @@ impl fmt::Display for Error {
             Error::Mismatch(msg) => write!(f, "echo mismatch: {msg}"),
             Error::Closed(msg) => write!(f, "connection closed by server: {msg}"),
             Error::Timeout(msg) => write!(f, "timed out: {msg}"),
+            Error::Tls(msg) => write!(f, "TLS: {msg}"),
             Error::Usage(msg) => write!(f, "{msg}"),
         }
     }

@@ -10,9 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::Notify;
 use tokio::task::LocalSet;
 
@@ -20,6 +18,7 @@ use crate::frame::{encode_client_frame, Decoder, Item, OP_TEXT};
 use crate::handshake;
 use crate::load::MASK;
 use crate::record::FanoutResult;
+use crate::stream::Stream;
 use crate::target::Target;
 use crate::Error;
 
@@ -91,7 +90,7 @@ pub async fn run(
                 });
             }
             let (sender, _) = handshake::open(target, receivers as u64).await?;
-            let (rd, mut wr) = sender.into_split();
+            let (rd, mut wr) = tokio::io::split(sender);
             // The server may broadcast to the sender too; keep reading so that
             // it never blocks on us.
             tokio::task::spawn_local(drain(rd));
@@ -121,7 +120,7 @@ pub async fn run(
 /// A warm-up that never arrives is an error: the server is not broadcasting
 /// plain text messages at all, and every measurement would time out.
 async fn broadcast(
-    wr: &mut OwnedWriteHalf,
+    wr: &mut WriteHalf<Stream>,
     round: &Round,
     messages: usize,
 ) -> Result<Vec<Duration>, Error> {
@@ -138,6 +137,9 @@ async fn broadcast(
         let frame = encode_client_frame(OP_TEXT, format!("wsload#{seq}#").as_bytes(), MASK);
         let sent_at = Instant::now();
         wr.write_all(&frame)
+            .await
+            .map_err(Error::io("sending a broadcast message"))?;
+        wr.flush()
             .await
             .map_err(Error::io("sending a broadcast message"))?;
         // A late finisher of an earlier message may have left a stale wake-up;
@@ -202,7 +204,7 @@ impl Receiver {
 /// Reads one receiver's stream until it fails. The stream stays whole (not
 /// split) because dropping a write half would send FIN, which a server may
 /// take for a departure.
-async fn receive(mut stream: TcpStream, leftover: Vec<u8>, round: &Round) -> Result<(), Error> {
+async fn receive(mut stream: Stream, leftover: Vec<u8>, round: &Round) -> Result<(), Error> {
     let mut receiver = Receiver::default();
     receiver.feed(&leftover, round)?;
     let mut buf = vec![0u8; 16 * 1024];
@@ -219,7 +221,7 @@ async fn receive(mut stream: TcpStream, leftover: Vec<u8>, round: &Round) -> Res
 }
 
 /// Discards everything the server sends to the sender.
-async fn drain(mut rd: OwnedReadHalf) {
+async fn drain(mut rd: ReadHalf<Stream>) {
     let mut buf = vec![0u8; 16 * 1024];
     while matches!(rd.read(&mut buf).await, Ok(n) if n > 0) {}
 }

@@ -2,8 +2,8 @@
 
 use base64::Engine as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
+use crate::stream::{self, Stream};
 use crate::target::Target;
 use crate::Error;
 
@@ -13,19 +13,8 @@ const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// A response header block larger than this is treated as an error.
 const MAX_RESPONSE: usize = 16 * 1024;
 
-/// Opens a TCP connection with Nagle's algorithm off, so that every frame
-/// leaves at once and latencies measure the server, not delayed ACKs.
-pub async fn connect(target: &Target) -> Result<TcpStream, Error> {
-    let stream = TcpStream::connect(&target.authority)
-        .await
-        .map_err(Error::io(format!("connecting to {}", target.authority)))?;
-    stream
-        .set_nodelay(true)
-        .map_err(Error::io("setting TCP_NODELAY"))?;
-    Ok(stream)
-}
-
-/// Connects and completes the opening handshake. Returns the stream and any
+/// Connects (TCP, then TLS for a `wss://` target) and completes the opening
+/// handshake. Returns the stream and any
 /// bytes the server sent after its response (already the first frames).
 ///
 /// `nonce` only has to differ between connections: the key proves nothing
@@ -33,7 +22,7 @@ pub async fn connect(target: &Target) -> Result<TcpStream, Error> {
 ///
 /// No extension is offered, and a server that answers one anyway is an
 /// error: without an offer every frame must be plain RFC 6455.
-pub async fn open(target: &Target, nonce: u64) -> Result<(TcpStream, Vec<u8>), Error> {
+pub async fn open(target: &Target, nonce: u64) -> Result<(Stream, Vec<u8>), Error> {
     let (stream, leftover, _) = open_with(target, nonce, None).await?;
     Ok((stream, leftover))
 }
@@ -44,15 +33,15 @@ pub async fn open_with(
     target: &Target,
     nonce: u64,
     extensions: Option<&str>,
-) -> Result<(TcpStream, Vec<u8>, Option<String>), Error> {
-    let mut stream = connect(target).await?;
+) -> Result<(Stream, Vec<u8>, Option<String>), Error> {
+    let mut stream = stream::connect(target).await?;
     let (leftover, answer) = handshake(&mut stream, target, nonce, extensions).await?;
     Ok((stream, leftover, answer))
 }
 
 /// Sends the upgrade request and checks the `101` response and its accept key.
 async fn handshake(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     target: &Target,
     nonce: u64,
     extensions: Option<&str>,
@@ -71,6 +60,10 @@ async fn handshake(
     );
     stream
         .write_all(request.as_bytes())
+        .await
+        .map_err(Error::io("sending the upgrade request"))?;
+    stream
+        .flush()
         .await
         .map_err(Error::io("sending the upgrade request"))?;
 

@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use crate::handshake;
 use crate::record::IdleResult;
+use crate::stream;
 use crate::target::Target;
 use crate::Error;
 
 /// Time given to the server to finish setting up after the last handshake.
 const SETTLE: Duration = Duration::from_secs(1);
 
-/// Opens `conns` connections (with handshakes unless `raw`), waits, and
+/// Opens `conns` connections (TLS for a `wss://` target, then WebSocket
+/// handshakes unless `raw`), waits, and
 /// reports the growth of process `pid`'s VmRSS per connection.
 ///
 /// With `extensions`, every handshake offers them and the server must
@@ -31,9 +33,10 @@ pub async fn run(
     let mut open = Vec::with_capacity(conns);
     for i in 0..conns {
         // Sequential on purpose: it never overflows the listen backlog, and
-        // 5000 handshakes over loopback still take well under a second.
+        // 5000 handshakes over loopback still take well under a second
+        // (TLS ones a few seconds).
         open.push(if raw {
-            handshake::connect(target).await?
+            stream::connect(target).await?
         } else {
             let (stream, _, answer) = handshake::open_with(target, i as u64, extensions).await?;
             if extensions.is_some() && answer.is_none() {

@@ -5,7 +5,7 @@
 //! record, and so that the codecs get unit tests under `cargo test`.
 //!
 //! The load generator is deliberately cheap: one current-thread Tokio runtime,
-//! raw `TcpStream`s, client frames encoded once and written over and over, and
+//! raw `TcpStream`s (or rustls over them, for `wss://`), client frames encoded once and written over and over, and
 //! a streaming decoder that never buffers a whole echo. Whatever CPU it saves
 //! is left to the server under test, which sits on the other core.
 
@@ -27,7 +27,10 @@ pub mod load;
 pub mod payload;
 pub mod record;
 pub mod report;
+pub mod section;
+pub mod stream;
 pub mod svg;
 pub mod target;
+pub mod tls;
 
 pub use error::Error;

@@ -13,8 +13,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio::task::LocalSet;
 
@@ -25,6 +24,7 @@ use crate::handshake;
 use crate::histogram::Histogram;
 use crate::payload::{self, Kind};
 use crate::record::LoadResult;
+use crate::stream::{self, Stream};
 use crate::target::Target;
 use crate::Error;
 
@@ -154,9 +154,10 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadResult, Error> {
     let offer = cfg.deflate.map(|_| deflate::OFFER);
     let mut streams = Vec::with_capacity(cfg.conns);
     let mut negotiated = None;
+    let mut tls = None;
     for i in 0..cfg.conns {
         let (stream, leftover, answer) = if cfg.raw {
-            (handshake::connect(&cfg.target).await?, Vec::new(), None)
+            (stream::connect(&cfg.target).await?, Vec::new(), None)
         } else {
             handshake::open_with(&cfg.target, i as u64, offer).await?
         };
@@ -180,6 +181,9 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadResult, Error> {
         };
         if negotiated.is_none() {
             negotiated = agreed.clone();
+        }
+        if tls.is_none() {
+            tls = stream.tls_summary();
         }
         streams.push((stream, leftover, agreed));
     }
@@ -275,6 +279,7 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadResult, Error> {
         mb_per_sec: (messages * payload.len() as u64) as f64 / seconds / 1e6,
         deflate: negotiated.map(|n| n.header),
         deflate_level: cfg.deflate.map(|d| d.level),
+        tls,
         wire_out_per_msg: shared.bytes_out.get() as f64 / messages.max(1) as f64,
         wire_in_per_msg: shared.bytes_in.get() as f64 / messages.max(1) as f64,
         compressed_echoes: shared.compressed.get(),
@@ -300,7 +305,28 @@ struct Connection {
 
 impl Connection {
     /// Keeps the window full until the run stops.
-    async fn drive(self, mut stream: TcpStream, leftover: Vec<u8>) -> Result<(), Error> {
+    async fn drive(self, stream: Stream, leftover: Vec<u8>) -> Result<(), Error> {
+        match stream {
+            // Borrowed halves of a TcpStream cost nothing; a TLS stream is
+            // one rustls session, shared by its halves behind a lock.
+            Stream::Tcp(mut tcp) => {
+                let (rd, wr) = tcp.split();
+                self.pump(rd, wr, leftover).await
+            }
+            Stream::Tls(tls) => {
+                let (rd, wr) = tokio::io::split(tls);
+                self.pump(rd, wr, leftover).await
+            }
+        }
+    }
+
+    /// Writes into `wr` and reads from `rd` at once.
+    async fn pump(
+        self,
+        mut rd: impl AsyncRead + Unpin,
+        mut wr: impl AsyncWrite + Unpin,
+        leftover: Vec<u8>,
+    ) -> Result<(), Error> {
         let Connection {
             block,
             unit_len,
@@ -308,7 +334,6 @@ impl Connection {
             mut echoes,
             shared,
         } = self;
-        let (mut rd, mut wr) = stream.split();
         // Send time of each message in flight, oldest first.
         let in_flight = RefCell::new(VecDeque::with_capacity(window));
         let credit = Notify::new();
@@ -325,6 +350,10 @@ impl Connection {
                     .borrow_mut()
                     .extend(std::iter::repeat_n(now, free));
                 wr.write_all(&block[..free * unit_len])
+                    .await
+                    .map_err(Error::io("sending to the server"))?;
+                // Over TLS, the last records may still wait in the session.
+                wr.flush()
                     .await
                     .map_err(Error::io("sending to the server"))?;
                 if shared.phase.get() == Phase::Measure {

@@ -59,6 +59,9 @@ pub struct LoadResult {
     /// Compression level of the client's messages, with deflate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deflate_level: Option<u32>,
+    /// The TLS version and cipher suite, over TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
     /// Bytes written per echo (frames with headers, as on the wire above TCP).
     #[serde(default)]
     pub wire_out_per_msg: f64,
@@ -118,7 +121,11 @@ impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Record::Load(r) => {
-                let what = if r.raw { "raw tcp" } else { r.kind.name() };
+                let what = match (r.raw, &r.tls) {
+                    (true, None) => "raw tcp",
+                    (true, Some(_)) => "raw tls",
+                    (false, _) => r.kind.name(),
+                };
                 let plural = if r.conns == 1 { "" } else { "s" };
                 writeln!(
                     f,
@@ -132,6 +139,9 @@ impl fmt::Display for Record {
                     "  wire B/msg    {:>12.1} out  {:.1} in",
                     r.wire_out_per_msg, r.wire_in_per_msg
                 )?;
+                if let Some(tls) = &r.tls {
+                    writeln!(f, "  tls           {tls}")?;
+                }
                 if let Some(deflate) = &r.deflate {
                     writeln!(
                         f,

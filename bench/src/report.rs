@@ -83,6 +83,8 @@ pub struct ServerRow {
 /// Memory per idle connection of one server.
 #[derive(Debug)]
 pub struct IdleRow {
+    /// Configuration id from `run.sh`, e.g. `e`.
+    pub config: String,
     /// Server name.
     pub server: String,
     /// Connections held open.
@@ -217,13 +219,14 @@ pub fn summarize(entries: &[Entry]) -> Summary {
     }
 
     let idles = entries.iter().filter_map(|e| match &e.result {
-        Record::Idle(r) => Some((e.server.as_str(), r)),
+        Record::Idle(r) => Some(((e.config.as_str(), e.server.as_str()), r)),
         _ => None,
     });
-    for (server, runs) in group_by(idles) {
+    for ((config, server), runs) in group_by(idles) {
         let per_conn: Vec<f64> = runs.iter().map(|r| r.kib_per_conn).collect();
         let after: Vec<f64> = runs.iter().map(|r| r.rss_after_kib as f64).collect();
         summary.idle.push(IdleRow {
+            config: config.to_string(),
             server: server.to_string(),
             conns: runs[0].conns,
             kib_per_conn: median(&per_conn),
@@ -285,7 +288,14 @@ pub fn markdown(summary: &Summary, notes: &[String]) -> String {
     if !notes.is_empty() {
         md.push('\n');
     }
-    md.push_str(
+    md.push_str(&tables(summary, "##"));
+    md
+}
+
+/// The explanation and one table per configuration, idle and fan-out
+/// result, each under a heading of level `heading` (`##`, `###`).
+pub fn tables(summary: &Summary, heading: &str) -> String {
+    let mut md = String::from(
         "Medians over rounds. Ratios are taken within each round, then the median \
          of those is shown. MB/s is echoed payload (10^6 bytes/s, one direction); \
          latency is the round trip seen by the client.\n",
@@ -293,7 +303,7 @@ pub fn markdown(summary: &Summary, notes: &[String]) -> String {
     for config in &summary.configs {
         let _ = write!(
             md,
-            "\n## ({}) {}\n\n\
+            "\n{heading} ({}) {}\n\n\
              | server | msgs/s | spread (min–max) | MB/s | p50 µs | p99 µs | ÷ best peer | ÷ raw | runs |\n\
              |---|--:|--:|--:|--:|--:|--:|--:|--:|\n",
             config.id, config.title
@@ -318,11 +328,13 @@ pub fn markdown(summary: &Summary, notes: &[String]) -> String {
             );
         }
     }
-    if !summary.idle.is_empty() {
-        md.push_str(
-            "\n## (e) idle connections: server memory\n\n\
+    if let Some(first) = summary.idle.first() {
+        let _ = write!(
+            md,
+            "\n{heading} ({}) idle connections: server memory\n\n\
              | server | connections | KiB per connection | RSS with all open |\n\
              |---|--:|--:|--:|\n",
+            first.config
         );
         for row in &summary.idle {
             let _ = writeln!(
@@ -336,10 +348,11 @@ pub fn markdown(summary: &Summary, notes: &[String]) -> String {
         }
     }
     if !summary.fanout.is_empty() {
-        md.push_str(
-            "\n## (f) chat fan-out: one message to every receiver\n\n\
+        let _ = write!(
+            md,
+            "\n{heading} (f) chat fan-out: one message to every receiver\n\n\
              | server | receivers | delivered | p50 ms | p99 ms |\n\
-             |---|--:|--:|--:|--:|\n",
+             |---|--:|--:|--:|--:|\n"
         );
         for row in &summary.fanout {
             let _ = writeln!(
@@ -380,6 +393,7 @@ mod tests {
                 mb_per_sec: msgs * 16.0 / 1e6,
                 deflate: None,
                 deflate_level: None,
+                tls: None,
                 wire_out_per_msg: 22.0,
                 wire_in_per_msg: 18.0,
                 compressed_echoes: 0,

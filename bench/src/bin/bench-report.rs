@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use rusty_socket_bench::deflate_report::{self, CeilingCase};
 use rusty_socket_bench::record::Entry;
+use rusty_socket_bench::section::{self, Section};
 use rusty_socket_bench::{goals, report, svg};
 
 /// Summarise a benchmark run: medians, within-round ratios, chart.
@@ -19,25 +20,30 @@ struct Args {
     /// Where to write the Markdown tables (also printed to stdout).
     #[arg(long)]
     markdown: PathBuf,
-    /// Where to write the SVG chart (not with --compression).
-    #[arg(long, required_unless_present = "compression")]
+    /// Where to write the SVG chart (not with --compression or --tls).
+    #[arg(long, required_unless_present_any = ["compression", "tls"])]
     svg: Option<PathBuf>,
     /// A line for the list at the top of the Markdown (repeatable).
     #[arg(long)]
     note: Vec<String>,
     /// Write only the compression section (configurations (g) on), into
     /// the Markdown file in place of an earlier one; the rest of the file
-    /// is kept. Without it the whole file is rewritten but an existing
-    /// compression section is kept.
-    #[arg(long)]
+    /// is kept. Without it or --tls the whole file is rewritten but the
+    /// existing compression and TLS sections are kept.
+    #[arg(long, conflicts_with = "tls")]
     compression: bool,
+    /// Write only the TLS section (configurations (j) on, over wss://), in
+    /// place of an earlier one; the rest of the file is kept.
+    #[arg(long)]
+    tls: bool,
     /// With --compression: the JSON lines of `deflate_ceiling --json`.
     #[arg(long)]
     ceiling: Option<PathBuf>,
     /// With --compression: `ID=TITLE` of a configuration, in order.
     #[arg(long, value_parser = key_value)]
     config: Vec<(String, String)>,
-    /// With --compression: `SERVER=SETTINGS` (e.g. `ours-tokio=level 1, ...`).
+    /// With --compression or --tls: `SERVER=SETTINGS` (e.g.
+    /// `ours-tokio=level 1, ...`).
     #[arg(long, value_parser = key_value)]
     describe: Vec<(String, String)>,
 }
@@ -70,10 +76,30 @@ fn compression(args: &Args) -> Result<(), Box<dyn Error>> {
     };
     let section =
         deflate_report::markdown(&entries, &args.config, &ceiling, &args.describe, &args.note);
+    write_section(args, section::COMPRESSION, &section)
+}
+
+fn tls(args: &Args) -> Result<(), Box<dyn Error>> {
+    let entries: Vec<Entry> = read_lines(&args.input)?;
+    let summary = report::summarize(&entries);
+    let mut md = section::head(section::TLS, "TLS: wss://", &args.note);
+    md.push_str(&section::describe_table(&args.describe));
+    md.push('\n');
+    md.push_str(&report::tables(&summary, "###"));
+    md.push_str(&goals::markdown(
+        &goals::check(&summary, &goals::TLS),
+        "###",
+    ));
+    md.push_str(&format!("\n{}\n", section::TLS.end));
+    write_section(args, section::TLS, &md)
+}
+
+/// Puts `text` into the Markdown file as its `section`, keeping the rest.
+fn write_section(args: &Args, section: Section, text: &str) -> Result<(), Box<dyn Error>> {
     let existing = std::fs::read_to_string(&args.markdown).unwrap_or_default();
-    std::fs::write(&args.markdown, deflate_report::splice(&existing, &section))
+    std::fs::write(&args.markdown, section.splice(&existing, text))
         .map_err(|e| format!("writing {}: {e}", args.markdown.display()))?;
-    print!("{section}");
+    print!("{text}");
     Ok(())
 }
 
@@ -81,14 +107,22 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     if args.compression {
         return compression(args);
     }
+    if args.tls {
+        return tls(args);
+    }
     let entries: Vec<Entry> = read_lines(&args.input)?;
     let summary = report::summarize(&entries);
     let mut markdown = report::markdown(&summary, &args.note);
-    markdown.push_str(&goals::markdown(&goals::check(&summary)));
-    // A compression section written by an earlier compression run stays.
+    markdown.push_str(&goals::markdown(
+        &goals::check(&summary, &goals::CLASSIC),
+        "##",
+    ));
+    // Sections written by earlier runs of the other suites stay.
     let existing = std::fs::read_to_string(&args.markdown).unwrap_or_default();
-    if let Some(section) = deflate_report::extract(&existing) {
-        markdown = deflate_report::splice(&markdown, &format!("{section}\n"));
+    for section in section::ALL {
+        if let Some(text) = section.extract(&existing) {
+            markdown = section.splice(&markdown, &format!("{text}\n"));
+        }
     }
     std::fs::write(&args.markdown, &markdown)
         .map_err(|e| format!("writing {}: {e}", args.markdown.display()))?;

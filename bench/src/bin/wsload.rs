@@ -2,6 +2,7 @@
 //! little as possible. See `wsload --help` and `bench/run.sh`.
 
 use std::error::Error as StdError;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -21,11 +22,16 @@ use rusty_socket_bench::{check, fanout, idle, load, Error};
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// Server URL (ws:// only).
+    /// Server URL, ws:// or wss:// (with --ca). With --raw only the scheme,
+    /// host and port count: wss:// is a TLS echo, ws:// a TCP one.
     #[arg(long, default_value = "ws://127.0.0.1:9001/")]
     url: String,
-    /// Server address host:port, instead of --url (requests `/`).
-    #[arg(long, conflicts_with = "url")]
+    /// PEM file of the CA certificate that signed a wss:// server's; the
+    /// only one trusted. The TLS handshake happens before anything is timed.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Server address host:port (plain TCP), instead of --url (requests `/`).
+    #[arg(long, conflicts_with_all = ["url", "ca"])]
     addr: Option<String>,
     /// Number of connections.
     #[arg(long, default_value_t = 1)]
@@ -48,7 +54,7 @@ struct Args {
     /// Compare every echoed byte with what was sent.
     #[arg(long)]
     verify: bool,
-    /// Plain TCP echo: no handshake, no framing; size-byte blocks.
+    /// Plain echo: no WebSocket handshake, no framing; size-byte blocks.
     #[arg(long)]
     raw: bool,
     /// Print one JSON line instead of the human-readable report.
@@ -89,7 +95,7 @@ fn seconds(flag: &str, value: f64) -> Result<Duration, Error> {
 async fn run(args: Args) -> Result<ExitCode, Box<dyn StdError>> {
     let target = match &args.addr {
         Some(addr) => Target::from_addr(addr),
-        None => Target::from_url(&args.url)?,
+        None => Target::from_url(&args.url, args.ca.as_deref())?,
     };
     let deflate = args.deflate.then_some(DeflateOffer {
         level: args.deflate_level,
