@@ -847,9 +847,7 @@ impl Connection {
     fn read_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), ProtocolError> {
         match opcode {
             OpCode::Ping => {
-                // A ping gets its pong "unless it already received a Close
-                // frame" (RFC 6455 section 5.5.2): also after ours was sent.
-                if self.config.auto_pong && matches!(self.phase, Phase::Open | Phase::CloseSent) {
+                if self.config.auto_pong && matches!(self.phase, Phase::Open) {
                     let owed = self.tx.out.control_len() + self.tx.control_frame_len(payload.len());
                     if owed > MAX_CONTROL_QUEUE {
                         return Err(ProtocolError::PeerNotReading);

@@ -244,34 +244,6 @@ fn close_initiated_by_the_server_still_delivers_data_in_flight() {
 }
 
 #[test]
-fn a_ping_that_crosses_our_close_is_still_answered() {
-    // RFC 6455 section 5.5.2: a ping gets a pong "unless it already received
-    // a Close frame"; having sent one is no excuse.
-    let mut pair = Pair::open_plain();
-    pair.server.close(pair.now, None).unwrap();
-    let close: Vec<u8> = std::iter::from_fn(|| pair.server.poll_transmit(pair.now))
-        .flatten()
-        .collect();
-    assert_eq!(close, [0x88, 0x00]);
-    pair.client.ping(pair.now, b"still there?").unwrap();
-    while let Some(bytes) = pair.client.poll_transmit(pair.now) {
-        pair.server.handle_read(pair.now, &bytes);
-    }
-    let answer: Vec<u8> = std::iter::from_fn(|| pair.server.poll_transmit(pair.now))
-        .flatten()
-        .collect();
-    assert_eq!(answer, [&[0x8a, 12][..], b"still there?"].concat());
-    // The client, which sees the close first, finishes the handshake.
-    pair.client.handle_read(pair.now, &close);
-    pair.client.handle_read(pair.now, &answer);
-    pair.pump();
-    assert!(matches!(
-        closed(&pair.server_events),
-        Some(CloseReason::Normal(_))
-    ));
-}
-
-#[test]
 fn a_peer_that_never_answers_the_close_is_dropped_after_the_close_timeout() {
     let mut pair = Pair::open();
     pair.server.close(pair.now, None).unwrap();
