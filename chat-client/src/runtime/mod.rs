@@ -133,6 +133,22 @@ pub enum Certificate {
     Expired,
 }
 
+/// A failed TLS handshake, in the user's terms. Both adapters report the
+/// same `TlsError` (from `rusty-socket-tls`), so both runtimes use this.
+impl From<rusty_socket_tls::TlsError> for ConnectError {
+    fn from(error: rusty_socket_tls::TlsError) -> Self {
+        use rusty_socket_tls::TlsError;
+        match error {
+            TlsError::UnknownIssuer => ConnectError::Certificate(Certificate::UnknownIssuer),
+            TlsError::NameMismatch { host } => {
+                ConnectError::Certificate(Certificate::NameMismatch { host })
+            }
+            TlsError::Expired => ConnectError::Certificate(Certificate::Expired),
+            other => ConnectError::Tls(other.to_string()),
+        }
+    }
+}
+
 struct Explained<'a> {
     error: &'a ConnectError,
     url: &'a str,

@@ -8,10 +8,9 @@ use std::thread;
 
 use rusty_socket_proto::{ClientRequest, CloseCode, CloseReason, Config, HandshakeError, Message};
 use rusty_socket_std::rustls::ClientConfig;
-use rusty_socket_std::TlsError;
 use rusty_socket_std::{Error, MaybeTlsStream, ReadHalf, WriteHalf};
 
-use super::{describe_reason, Certificate, ConnectError, Connection};
+use super::{describe_reason, ConnectError, Connection};
 use crate::link::{End, Link};
 
 /// The stream under the WebSocket: TCP, or TLS over it for wss://.
@@ -81,7 +80,7 @@ fn classify(error: Error) -> ConnectError {
         e if e.is_timeout() => ConnectError::TimedOut,
         Error::Io(e) => ConnectError::Unreachable(e.to_string()),
         Error::Url(e) => ConnectError::Url(e.to_string()),
-        Error::Tls(e) => tls_error(e),
+        Error::Tls(e) => ConnectError::from(e),
         Error::Handshake(HandshakeError::Status(response))
         | Error::Closed(CloseReason::Handshake(HandshakeError::Status(response))) => {
             ConnectError::Refused(response.status)
@@ -90,18 +89,6 @@ fn classify(error: Error) -> ConnectError {
         Error::Closed(CloseReason::Timeout(_)) => ConnectError::TimedOut,
         Error::Closed(reason) => ConnectError::Handshake(describe_reason(&reason)),
         other => ConnectError::Handshake(other.to_string()),
-    }
-}
-
-/// A failed TLS handshake, in the user's terms.
-fn tls_error(error: TlsError) -> ConnectError {
-    match error {
-        TlsError::UnknownIssuer => ConnectError::Certificate(Certificate::UnknownIssuer),
-        TlsError::NameMismatch { host } => {
-            ConnectError::Certificate(Certificate::NameMismatch { host })
-        }
-        TlsError::Expired => ConnectError::Certificate(Certificate::Expired),
-        other => ConnectError::Tls(other.to_string()),
     }
 }
 

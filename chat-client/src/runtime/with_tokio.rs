@@ -10,12 +10,11 @@ use std::sync::Arc;
 
 use rusty_socket_proto::{ClientRequest, CloseCode, CloseReason, Config, HandshakeError, Message};
 use rusty_socket_tokio::rustls::ClientConfig;
-use rusty_socket_tokio::TlsError;
 use rusty_socket_tokio::{Error, MaybeTlsStream, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::runtime::{Builder, Handle};
 
-use super::{describe_reason, Certificate, ConnectError, Connection, CONNECT_TIMEOUT};
+use super::{describe_reason, ConnectError, Connection, CONNECT_TIMEOUT};
 use crate::link::{End, Link};
 
 /// The stream under the WebSocket: TCP, or TLS over it for wss://.
@@ -119,7 +118,7 @@ fn classify(error: Error) -> ConnectError {
         e if e.is_timeout() => ConnectError::TimedOut,
         Error::Io(e) => ConnectError::Unreachable(e.to_string()),
         Error::Url(e) => ConnectError::Url(e.to_string()),
-        Error::Tls(e) => tls_error(e),
+        Error::Tls(e) => ConnectError::from(e),
         Error::Handshake(HandshakeError::Status(response))
         | Error::Closed(CloseReason::Handshake(HandshakeError::Status(response))) => {
             ConnectError::Refused(response.status)
@@ -128,18 +127,6 @@ fn classify(error: Error) -> ConnectError {
         Error::Closed(CloseReason::Timeout(_)) => ConnectError::TimedOut,
         Error::Closed(reason) => ConnectError::Handshake(describe_reason(&reason)),
         other => ConnectError::Handshake(other.to_string()),
-    }
-}
-
-/// A failed TLS handshake, in the user's terms.
-fn tls_error(error: TlsError) -> ConnectError {
-    match error {
-        TlsError::UnknownIssuer => ConnectError::Certificate(Certificate::UnknownIssuer),
-        TlsError::NameMismatch { host } => {
-            ConnectError::Certificate(Certificate::NameMismatch { host })
-        }
-        TlsError::Expired => ConnectError::Certificate(Certificate::Expired),
-        other => ConnectError::Tls(other.to_string()),
     }
 }
 
