@@ -15,15 +15,22 @@ for p in "${published[@]}"; do args+=(-p "$p"); done
 
 cargo publish --dry-run --allow-dirty "${args[@]}"
 
-# Only the library, its examples, its README and cargo's own files.
+# Only the library, its examples, its README, the two licence texts (the
+# crates are "MIT OR Apache-2.0") and cargo's own files.
 status=0
 for p in "${published[@]}"; do
-    stray=$(cargo package --list --allow-dirty -p "$p" 2>/dev/null |
-        grep -Ev '^(src/.*\.rs|examples/.*\.rs|README\.md|Cargo\.toml|Cargo\.toml\.orig|Cargo\.lock|\.cargo_vcs_info\.json)$' || true)
+    listed=$(cargo package --list --allow-dirty -p "$p" 2>/dev/null)
+    stray=$(grep -Ev '^(src/.*\.rs|examples/.*\.rs|README\.md|LICENSE-MIT|LICENSE-APACHE|Cargo\.toml|Cargo\.toml\.orig|Cargo\.lock|\.cargo_vcs_info\.json)$' <<<"$listed" || true)
     if [[ -n $stray ]]; then
         echo "$p: files that do not belong in the package:" >&2
         echo "$stray" >&2
         status=1
     fi
+    for licence in LICENSE-MIT LICENSE-APACHE; do
+        if ! grep -qx "$licence" <<<"$listed"; then
+            echo "$p: the package lacks $licence" >&2
+            status=1
+        fi
+    done
 done
 exit "$status"
