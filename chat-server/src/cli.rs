@@ -90,7 +90,9 @@ pub struct Args {
     /// certificate first, then any intermediates): the page over https://,
     /// the WebSocket over wss://, on the --addr port. Needs --tls-key.
     /// A self-signed certificate works once clients trust it (chat-client
-    /// --ca FILE; a browser asks).
+    /// --ca FILE; a browser asks). The tokio runtime also offers HTTP/2,
+    /// which browsers pick: the page and its WebSocket (RFC 8441) then
+    /// share one connection; the std runtime speaks HTTP/1.1 only.
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
 

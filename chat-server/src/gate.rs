@@ -52,7 +52,7 @@ pub fn decide(
         info!(%peer, path = request.path(), "refused: WebSocket on an unknown path (404)");
         return refuse(StatusCode::NOT_FOUND, "The chat's WebSocket is at /.\n");
     }
-    if let Err(why) = origins.check(request.origin(), request.header("host")) {
+    if let Err(why) = origins.check(request.origin(), host(request)) {
         warn!(%peer, "refused: {why} (403)");
         return refuse(
             StatusCode::FORBIDDEN,
@@ -82,5 +82,45 @@ pub fn decide(
     Decision {
         answer: Ok(Accept::default()),
         slot: Some(slot),
+    }
+}
+
+/// The host the client asked for: the `Host` header over HTTP/1.1, the
+/// `:authority` pseudo-header (the URI's authority) over HTTP/2, which has
+/// no `Host` header.
+fn host(request: &Request) -> Option<&str> {
+    request.header("host").or_else(|| {
+        request
+            .uri()
+            .authority()
+            .map(|authority| authority.as_str())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use rusty_socket_proto::http;
+
+    use super::*;
+
+    fn request(uri: &str, host: Option<&str>) -> Request {
+        let mut request = http::Request::get(uri);
+        if let Some(host) = host {
+            request = request.header("host", host);
+        }
+        Request::from_http(&request.body(()).expect("a request")).expect("a plain GET")
+    }
+
+    #[test]
+    fn the_host_is_the_host_header_or_the_authority() {
+        // HTTP/1.1: the Host header, whatever the request target.
+        assert_eq!(
+            host(&request("/", Some("chat.example:8443"))),
+            Some("chat.example:8443")
+        );
+        // HTTP/2: no Host header, the :authority pseudo-header instead.
+        let h2 = request("https://chat.example:8443/", None);
+        assert_eq!(host(&h2), Some("chat.example:8443"));
+        assert_eq!(host(&request("/", None)), None);
     }
 }

@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
+use rusty_socket_proto::http::Version;
 use rusty_socket_proto::{CloseCode, CloseFrame, Message, PreparedMessage, Utf8Bytes};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::Notify;
@@ -113,6 +114,11 @@ pub struct Stats {
     pub queue_limit: usize,
     /// Clients closed with 1008 for falling behind, since the start.
     pub dropped_slow: u64,
+    /// Clients that came in over HTTP/1.1 (an `Upgrade`), since the start.
+    pub joined_http1: u64,
+    /// Clients that came in over HTTP/2 (an extended CONNECT, RFC 8441),
+    /// since the start.
+    pub joined_h2: u64,
 }
 
 /// Everyone connected, and the bounds.
@@ -126,6 +132,11 @@ pub struct Hub {
     slots: AtomicUsize,
     peak_queued: AtomicUsize,
     dropped_slow: AtomicU64,
+    /// Clients joined over HTTP/1.1 and over HTTP/2: a browser only uses
+    /// HTTP/2 for a WebSocket when everything lines up (ALPN, the server's
+    /// SETTINGS), so the server counts which one each client got.
+    joined_http1: AtomicU64,
+    joined_h2: AtomicU64,
     closing: AtomicBool,
 }
 
@@ -193,6 +204,8 @@ impl Hub {
             slots: AtomicUsize::new(0),
             peak_queued: AtomicUsize::new(0),
             dropped_slow: AtomicU64::new(0),
+            joined_http1: AtomicU64::new(0),
+            joined_h2: AtomicU64::new(0),
             closing: AtomicBool::new(false),
         })
     }
@@ -221,9 +234,13 @@ impl Hub {
         self.closing.load(Ordering::Acquire)
     }
 
-    /// Adds a client that completed its handshake; its writer takes the
-    /// [`Queue`].
-    pub fn join(self: &Arc<Self>, peer: SocketAddr) -> Result<(Membership, Queue), Closing> {
+    /// Adds a client that completed its handshake over HTTP `version`; its
+    /// writer takes the [`Queue`].
+    pub fn join(
+        self: &Arc<Self>,
+        peer: SocketAddr,
+        version: Version,
+    ) -> Result<(Membership, Queue), Closing> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mailbox = Arc::new(Mailbox::default());
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -240,6 +257,12 @@ impl Hub {
                 mailbox: mailbox_for_hub,
             },
         );
+        drop(registry);
+        let joined = match version {
+            Version::HTTP_2 => &self.joined_h2,
+            _ => &self.joined_http1,
+        };
+        joined.fetch_add(1, Ordering::Relaxed);
         let membership = Membership {
             id,
             hub: Arc::clone(self),
@@ -333,6 +356,8 @@ impl Hub {
             max_client_queued_bytes: self.peak_queued.load(Ordering::Relaxed),
             queue_limit: self.queue_limit,
             dropped_slow: self.dropped_slow.load(Ordering::Relaxed),
+            joined_http1: self.joined_http1.load(Ordering::Relaxed),
+            joined_h2: self.joined_h2.load(Ordering::Relaxed),
         }
     }
 }
@@ -365,8 +390,8 @@ mod tests {
     #[test]
     fn one_encoding_is_shared_by_every_queue() {
         let hub = Hub::new(1 << 20, 10);
-        let (a, mut queue_a) = hub.join(peer()).expect("open");
-        let (_b, mut queue_b) = hub.join(peer()).expect("open");
+        let (a, mut queue_a) = hub.join(peer(), Version::HTTP_11).expect("open");
+        let (_b, mut queue_b) = hub.join(peer(), Version::HTTP_11).expect("open");
         hub.broadcast(Utf8Bytes::from("hello"));
         let from_a = queue_a.try_recv().ok();
         let from_b = queue_b.try_recv().ok();
@@ -383,8 +408,8 @@ mod tests {
     fn a_client_over_the_bound_is_closed_and_the_rest_carry_on() {
         let len = frame_len("0123456789");
         let hub = Hub::new(3 * len, 10);
-        let (slow, _slow_queue) = hub.join(peer()).expect("open");
-        let (fast, _fast_queue) = hub.join(peer()).expect("open");
+        let (slow, _slow_queue) = hub.join(peer(), Version::HTTP_11).expect("open");
+        let (fast, _fast_queue) = hub.join(peer(), Version::HTTP_11).expect("open");
         for _ in 0..3 {
             hub.broadcast(Utf8Bytes::from("0123456789"));
             fast.mailbox.written(len);
@@ -422,20 +447,33 @@ mod tests {
     #[test]
     fn shutdown_tells_everyone_and_closes_the_door() {
         let hub = Hub::new(1 << 20, 10);
-        let (member, _queue) = hub.join(peer()).expect("open");
+        let (member, _queue) = hub.join(peer(), Version::HTTP_11).expect("open");
         assert_eq!(hub.shutdown(), 1);
         assert!(matches!(
             member.mailbox.stop_reason(),
             Some(Stop::Close(frame)) if frame.code == CloseCode::GOING_AWAY
         ));
-        assert!(hub.join(peer()).is_err());
+        assert!(hub.join(peer(), Version::HTTP_11).is_err());
         assert_eq!(hub.clients(), 0);
+    }
+
+    #[test]
+    fn clients_are_counted_by_http_version() {
+        let hub = Hub::new(1 << 20, 10);
+        let _h1 = hub.join(peer(), Version::HTTP_11).expect("open");
+        let _h2 = hub.join(peer(), Version::HTTP_2).expect("open");
+        let _h2_again = hub.join(peer(), Version::HTTP_2).expect("open");
+        let stats = hub.stats();
+        assert_eq!((stats.joined_http1, stats.joined_h2), (1, 2));
+        hub.shutdown();
+        assert!(hub.join(peer(), Version::HTTP_2).is_err());
+        assert_eq!(hub.stats().joined_h2, 2, "a refused join is not counted");
     }
 
     #[test]
     fn leaving_removes_the_client() {
         let hub = Hub::new(1 << 20, 10);
-        let (member, _queue) = hub.join(peer()).expect("open");
+        let (member, _queue) = hub.join(peer(), Version::HTTP_11).expect("open");
         assert_eq!(hub.clients(), 1);
         drop(member);
         assert_eq!(hub.clients(), 0);

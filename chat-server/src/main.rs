@@ -8,8 +8,9 @@
 //! Modules: [`cli`] (flags, settings), [`gate`] (the decision on each
 //! request) with [`origin`] (which pages may connect) and [`page`] (plain
 //! HTTP answers), [`hub`] (clients and the fan-out), [`server_tokio`] and
-//! [`server_std`] (the two runtimes), [`tls`] (the TLS port's front door:
-//! the first byte, the handshake deadline), [`shutdown`] (signals, waiting
+//! [`server_std`] (the two runtimes), [`server_h2`] (HTTP/2 on the TLS port
+//! of the Tokio runtime), [`tls`] (the TLS port's front door: the first
+//! byte, the handshake deadline), [`shutdown`] (signals, waiting
 //! for the closing handshakes) and [`report`] (connect/disconnect log lines).
 
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@ mod hub;
 mod origin;
 mod page;
 mod report;
+mod server_h2;
 mod server_std;
 mod server_tokio;
 mod shutdown;

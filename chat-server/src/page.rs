@@ -65,12 +65,14 @@ pub fn answer(request: &Request, stats: impl FnOnce() -> Stats) -> (Reject, Serv
 fn stats_json(stats: &Stats) -> String {
     format!(
         "{{\"clients\":{},\"queued_bytes\":{},\"max_client_queued_bytes\":{},\
-         \"queue_limit\":{},\"dropped_slow\":{}}}\n",
+         \"queue_limit\":{},\"dropped_slow\":{},\"joined_http1\":{},\"joined_h2\":{}}}\n",
         stats.clients,
         stats.queued_bytes,
         stats.max_client_queued_bytes,
         stats.queue_limit,
-        stats.dropped_slow
+        stats.dropped_slow,
+        stats.joined_http1,
+        stats.joined_h2
     )
 }
 
@@ -101,11 +103,13 @@ mod tests {
             max_client_queued_bytes: 7,
             queue_limit: 1024,
             dropped_slow: 1,
+            joined_http1: 4,
+            joined_h2: 5,
         };
         assert_eq!(
             stats_json(&stats),
             "{\"clients\":3,\"queued_bytes\":42,\"max_client_queued_bytes\":7,\
-             \"queue_limit\":1024,\"dropped_slow\":1}\n"
+             \"queue_limit\":1024,\"dropped_slow\":1,\"joined_http1\":4,\"joined_h2\":5}\n"
         );
     }
 }

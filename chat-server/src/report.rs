@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+use rusty_socket_proto::http::Version;
 use rusty_socket_proto::{CloseCode, CloseFrame, CloseReason};
 use tracing::info;
 
@@ -49,8 +50,10 @@ impl Ended {
     }
 }
 
-pub fn connected(peer: SocketAddr, clients: usize) {
-    info!(%peer, clients, "connected");
+/// A client joined over HTTP `version`: `http=HTTP/1.1`, or `http=HTTP/2.0`
+/// for a WebSocket on an HTTP/2 stream (RFC 8441).
+pub fn connected(peer: SocketAddr, clients: usize, version: Version) {
+    info!(%peer, clients, http = ?version, "connected");
 }
 
 pub fn disconnected(peer: SocketAddr, ended: &Ended, mailbox: &Mailbox, clients: usize) {

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rusty_socket_proto::http::Version;
 use rusty_socket_proto::{CloseCode, Config, Message};
 use rusty_socket_std::rustls::{ServerConfig, ServerConnection};
 use rusty_socket_std::tls::TlsStream;
@@ -250,7 +251,7 @@ fn serve<S>(
     let Some(slot) = slot else { return };
     // From here on, a shutdown waits for this connection's closing handshake.
     let _live = tracker.enter();
-    let (membership, queue) = match context.hub.join(peer) {
+    let (membership, queue) = match context.hub.join(peer, Version::HTTP_11) {
         Ok(joined) => joined,
         Err(_closing) => {
             if ws
@@ -274,7 +275,7 @@ fn serve<S>(
             return;
         }
     };
-    report::connected(peer, context.hub.clients());
+    report::connected(peer, context.hub.clients(), Version::HTTP_11);
     let mailbox = Arc::clone(membership.mailbox());
     let close_timeout = context.close_timeout;
     let writer = thread::Builder::new()

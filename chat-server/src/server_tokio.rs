@@ -10,7 +10,9 @@
 //!   when the hub or the reader stops it, sends the close frame.
 //!
 //! With `--tls-cert`, the task first runs the TLS front door (see the
-//! `tls` module) and then the same WebSocket code over the TLS stream.
+//! `tls` module) and then the same WebSocket code over the TLS stream; or,
+//! when the client chose HTTP/2 by ALPN, hands the connection to hyper
+//! (see `server_h2`), whose WebSocket streams run the same chat.
 //!
 //! A writer stuck on a client that does not read is cut off by its mailbox
 //! (the hub's 1008, or the shutdown's 1001) in the middle of a send, and
@@ -21,21 +23,22 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rusty_socket_proto::http::Version;
 use rusty_socket_proto::{CloseCode, Config, Message};
 use rusty_socket_tokio::rustls::ServerConfig;
 use rusty_socket_tokio::tokio_rustls::server::TlsStream;
 use rusty_socket_tokio::tokio_rustls::TlsAcceptor;
-use rusty_socket_tokio::{accept_with, CloseReason, Error, ReadHalf, WriteHalf};
+use rusty_socket_tokio::{accept_with, CloseReason, Error, ReadHalf, WebSocket, WriteHalf};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
 use crate::cli::Settings;
-use crate::hub::{Hub, Mailbox, Membership, Queue, Stop};
+use crate::hub::{Hub, Mailbox, Membership, Queue, Slot, Stop};
 use crate::report::{self, Ended};
 use crate::shutdown::{Signals, Tracker};
 use crate::tls::{self, Opening, Refused};
-use crate::{gate, Context};
+use crate::{gate, server_h2, Context};
 
 /// How long to wait before accepting again after `accept` failed (out of
 /// file descriptors, typically): the failure would repeat at once.
@@ -65,6 +68,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     crate::announce(local, &settings);
     let shutdown_timeout = settings.shutdown_timeout;
+    let mut settings = settings;
+    settings.tls = settings.tls.map(server_h2::offer);
     let context = Arc::new(Context::new(settings));
     let tracker = Tracker::new();
     let signal = loop {
@@ -104,6 +109,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, context: Arc<Context>, 
         return chat_over(stream, peer, context.config.clone(), &context, tracker).await;
     };
     match open_tls(stream, Arc::clone(tls), deadline).await {
+        // The browser chose HTTP/2 by ALPN: hyper serves the connection.
+        Ok(stream) if server_h2::negotiated(&stream) => {
+            server_h2::serve(stream, peer, context, tracker, deadline).await;
+        }
         Ok(stream) => {
             let config = context.config_after_tls(deadline, Instant::now());
             chat_over(stream, peer, config, &context, tracker).await;
@@ -175,7 +184,7 @@ async fn chat_over<S>(
         decision.answer
     })
     .await;
-    let mut ws = match accepted {
+    let ws = match accepted {
         Ok(ws) => ws,
         // Answered with a page or a refusal, and logged, by the gate.
         Err(Error::Rejected(_)) => return,
@@ -184,11 +193,27 @@ async fn chat_over<S>(
             return;
         }
     };
-    // Accepted, so the gate gave a slot; held until the connection ends.
+    // Accepted, so the gate gave a slot.
     let Some(slot) = slot else { return };
+    chat(ws, peer, slot, context, tracker, Version::HTTP_11).await;
+}
+
+/// An accepted WebSocket, which came in over HTTP `version`, in the chat
+/// until it ends; `slot` is its place among `--max-connections`, held
+/// until then.
+pub async fn chat<S>(
+    mut ws: WebSocket<S>,
+    peer: SocketAddr,
+    slot: Slot,
+    context: &Context,
+    tracker: Tracker,
+    version: Version,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     // From here on, a shutdown waits for this connection's closing handshake.
     let _live = tracker.enter();
-    let (membership, queue) = match context.hub.join(peer) {
+    let (membership, queue) = match context.hub.join(peer, version) {
         Ok(joined) => joined,
         Err(_closing) => {
             let closing = async {
@@ -202,7 +227,7 @@ async fn chat_over<S>(
             return;
         }
     };
-    report::connected(peer, context.hub.clients());
+    report::connected(peer, context.hub.clients(), version);
     let (write, read) = ws.split();
     let ended = drive(read, write, queue, &membership, context).await;
     // Free the place before the client count drops, so that a client who
@@ -212,7 +237,7 @@ async fn chat_over<S>(
     report::disconnected(peer, &ended, membership.mailbox(), context.hub.clients());
 }
 
-fn handshake_failed(peer: SocketAddr, error: &Error) {
+pub fn handshake_failed(peer: SocketAddr, error: &Error) {
     match error {
         // A probe or a port scan: connected and left without a request.
         Error::Closed(CloseReason::Eof) | Error::Io(_) => {

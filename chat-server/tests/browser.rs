@@ -8,13 +8,16 @@
 //! It leaves a screenshot of the page in /tmp/chat-page.png, and of the
 //! page over https in /tmp/chat-page-tls.png.
 //!
-//! Both tests run the same chat: over plain http/ws, and over https/wss
-//! with the server started with `--tls-cert` and `--tls-key`.
+//! Two tests run the same chat: over plain http/ws, and over https/wss
+//! with the server started with `--tls-cert` and `--tls-key` (on the std
+//! runtime, which speaks HTTP/1.1 only). A third shows that on the Tokio
+//! runtime Chromium loads the page and runs its WebSocket over HTTP/2.
 
 #![cfg(unix)]
 
 mod common;
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -35,6 +38,8 @@ use tokio::net::TcpStream;
 const SCREENSHOT: &str = "/tmp/chat-page.png";
 /// The same page served over https.
 const SCREENSHOT_TLS: &str = "/tmp/chat-page-tls.png";
+/// The same page served over HTTP/2.
+const SCREENSHOT_H2: &str = "/tmp/chat-page-h2.png";
 /// Chromium's first start (profile creation) can be slow on a busy machine.
 const BROWSER_START: Duration = Duration::from_secs(30);
 
@@ -45,28 +50,103 @@ async fn the_page_chats_with_library_clients_in_headless_chromium() {
     let rust = tokio_client(&server.url(), None).await.expect("connect");
     let page_url = format!("http://{}/", server.addr);
     let browser = Browser::launch(&chromium, &page_url, &[]);
-    chat_in_the_page(server, browser, &page_url, rust, SCREENSHOT).await;
+    let cdp = Cdp::attach(&browser.devtools_url, &page_url).await;
+    chat_in_the_page(server, cdp, rust, SCREENSHOT).await;
 }
 
 /// The same over https and wss (`--tls-cert`, `--tls-key`), with a
-/// certificate from a test CA. Chromium is told to accept that one
-/// certificate only, by the hash of its public key (SPKI pinning): any
-/// other certificate error would still stop the page.
+/// certificate from a test CA (see [`trust_test_certificate`]), on the std
+/// runtime: HTTP/1.1 over TLS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_chats_over_https_and_wss_in_headless_chromium() {
     let Some(chromium) = chromium() else { return };
     let pki = TestPki::new();
-    let server = Server::start_tls(&pki, &[]);
+    let server = Server::start_tls(&pki, &["--runtime", "std"]);
     let rust = tokio_tls_client(&server.url(), None, &client_tls(&pki))
         .await
         .expect("connect over wss://");
     let page_url = format!("https://{}/", server.addr);
-    let trust = format!(
+    let browser = Browser::launch(&chromium, &page_url, &[trust_test_certificate(&pki)]);
+    let cdp = Cdp::attach(&browser.devtools_url, &page_url).await;
+    chat_in_the_page(server, cdp, rust, SCREENSHOT_TLS).await;
+}
+
+/// Over https the Tokio runtime offers HTTP/2, and Chromium takes it: the
+/// page comes over h2, and so does its WebSocket (RFC 8441), on the same
+/// TLS connection. The server counts the WebSocket as an HTTP/2 one, and
+/// DevTools reports the handshake's status as `200` (HTTP/2's answer to
+/// an extended CONNECT), not `101`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_and_its_websocket_go_over_http2_in_headless_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let pki = TestPki::new();
+    let server = Server::start_tls(&pki, &["--runtime", "tokio"]);
+    let page_url = format!("https://{}/", server.addr);
+    let browser = Browser::launch(&chromium, &page_url, &[trust_test_certificate(&pki)]);
+    let mut cdp = Cdp::attach(&browser.devtools_url, &page_url).await;
+    cdp.wait_for(
+        "the page connects",
+        "document.getElementById('status').dataset.state",
+        |v| v == "open",
+    )
+    .await;
+    let page_protocol = cdp
+        .evaluate("performance.getEntriesByType('navigation')[0].nextHopProtocol")
+        .await;
+    assert_eq!(page_protocol, json!("h2"), "the page came over HTTP/2");
+    let stats = tokio::task::block_in_place(|| server.stats());
+    assert_eq!(stats["joined_h2"], 1, "the page's WebSocket: {stats}");
+    assert_eq!(stats["joined_http1"], 0, "{stats}");
+    assert!(server.wait_for_log(&["connected", "http=HTTP/2.0"]));
+
+    // A second WebSocket, opened while DevTools watches the network.
+    cdp.call("Network.enable", json!({})).await;
+    let open = format!(
+        "window.probe = new WebSocket({}); 'opening'",
+        json!(server.url())
+    );
+    cdp.evaluate(&open).await;
+    let handshake = cdp
+        .next_event("Network.webSocketHandshakeResponseReceived")
+        .await;
+    let response = &handshake["response"];
+    assert_eq!(response["status"], 200, "{response}");
+    let extensions = response["headers"]
+        .as_object()
+        .and_then(|headers| {
+            headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("sec-websocket-extensions"))
+        })
+        .map(|(_, value)| value.clone());
+    let extensions = extensions.unwrap_or_default();
+    assert!(
+        extensions
+            .as_str()
+            .is_some_and(|e| e.starts_with("permessage-deflate")),
+        "negotiated extensions: {response}"
+    );
+    tokio::task::block_in_place(|| server.wait_for_clients(2));
+    let stats = tokio::task::block_in_place(|| server.stats());
+    assert_eq!(stats["joined_h2"], 2, "{stats}");
+    cdp.evaluate("window.probe.close(1000); 'closing'").await;
+    tokio::task::block_in_place(|| server.wait_for_clients(1));
+
+    // The same chat as over HTTP/1.1, with a library client over wss://.
+    let rust = tokio_tls_client(&server.url(), None, &client_tls(&pki))
+        .await
+        .expect("connect over wss://");
+    chat_in_the_page(server, cdp, rust, SCREENSHOT_H2).await;
+}
+
+/// The flag that makes Chromium accept the test certificate, and only it:
+/// pinned by the hash of its public key (SPKI pinning), so that any other
+/// certificate error would still stop the page.
+fn trust_test_certificate(pki: &TestPki) -> String {
+    format!(
         "--ignore-certificate-errors-spki-list={}",
         spki_sha256(&pki.localhost.key_pem)
-    );
-    let browser = Browser::launch(&chromium, &page_url, &[trust]);
-    chat_in_the_page(server, browser, &page_url, rust, SCREENSHOT_TLS).await;
+    )
 }
 
 /// Chromium, or `None` if it is missing and not required (the test then
@@ -97,19 +177,16 @@ fn spki_sha256(key_pem: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
 }
 
-/// The page at `page_url`, shown in `browser`, chats with the library
-/// client `rust` through `server`; then the server shuts down.
+/// The page that `cdp` is attached to chats with the library client `rust`
+/// through `server`; then the server shuts down.
 async fn chat_in_the_page<S>(
     mut server: Server,
-    browser: Browser,
-    page_url: &str,
+    mut cdp: Cdp,
     mut rust: WebSocket<S>,
     screenshot_path: &str,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut cdp = Cdp::attach(&browser.devtools_url, page_url).await;
-
     // The page connects by itself.
     cdp.wait_for(
         "the page connects",
@@ -307,6 +384,8 @@ struct Cdp {
     ws: WebSocket<MaybeTlsStream<TcpStream>>,
     session: String,
     next_id: u64,
+    /// Events that arrived while waiting for a reply, oldest first.
+    events: VecDeque<Value>,
 }
 
 impl Cdp {
@@ -319,6 +398,7 @@ impl Cdp {
             ws,
             session: String::new(),
             next_id: 0,
+            events: VecDeque::new(),
         };
         let deadline = Instant::now() + TIMEOUT;
         let target = loop {
@@ -368,8 +448,11 @@ impl Cdp {
                 continue;
             };
             let reply: Value = serde_json::from_str(&text).expect("DevTools speaks JSON");
-            // Events and other replies go by.
+            // Events are kept for `next_event`; other replies go by.
             if reply["id"] != id {
+                if reply["method"].is_string() {
+                    self.events.push_back(reply);
+                }
                 continue;
             }
             assert!(
@@ -378,6 +461,29 @@ impl Cdp {
                 reply["error"]
             );
             return reply["result"].clone();
+        }
+    }
+
+    /// The parameters of the next event called `method` (bounded); the
+    /// events before it are dropped.
+    async fn next_event(&mut self, method: &str) -> Value {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            while let Some(event) = self.events.pop_front() {
+                if event["method"] == method {
+                    return event["params"].clone();
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = tokio::time::timeout(left, next_message(&mut self.ws))
+                .await
+                .unwrap_or_else(|_| panic!("no {method} event"));
+            if let Message::Text(text) = message {
+                let event: Value = serde_json::from_str(&text).expect("DevTools speaks JSON");
+                if event["method"].is_string() {
+                    self.events.push_back(event);
+                }
+            }
         }
     }
 
