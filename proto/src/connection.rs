@@ -39,7 +39,7 @@ use crate::error::{AcceptError, CloseReason, ConfigError, ProtocolError, SendErr
 use crate::event::{Event, Message, MessageKind};
 use crate::frame::OpCode;
 use crate::handshake::extension::Agreed;
-use crate::handshake::{Accept, ClientRequest, Reject, Request};
+use crate::handshake::{Accept, ClientRequest, Reject, Request, Response};
 use crate::opening::{Opening, Progress};
 use crate::phase::{AfterDrain, Phase, State};
 use crate::prepared::PreparedMessage;
@@ -125,6 +125,12 @@ pub struct Connection {
     /// Bytes in the receive buffer after the last decoding: more than that
     /// in `handle_received` means new bytes arrived.
     seen: usize,
+    /// The stream is an HTTP/2 stream opened by an extended CONNECT (RFC
+    /// 8441): after the closing handshake each side ends it with
+    /// END_STREAM and waits for the other's, since dropping a stream the
+    /// peer has not ended resets it (RST_STREAM), which section 5 keeps for
+    /// an abort, as a TCP reset.
+    half_close: bool,
     /// The permessage-deflate parameters agreed in the opening handshake.
     #[cfg(feature = "deflate")]
     deflate: Option<Deflate>,
@@ -215,9 +221,27 @@ impl Connection {
         let mut connection = Connection::new(Role::Server, config, None, Opening::server(), now)
             .map_err(AcceptError::Config)?;
         connection.protocol = accept.protocol;
+        connection.half_close = request.is_extended_connect();
         connection.start_extensions(agreed);
         connection.open(now);
         Ok((connection, response))
+    }
+
+    /// Client: the open connection of an HTTP/2 extended CONNECT that the
+    /// server accepted with `response` (see
+    /// [`ExtendedConnect`](crate::ExtendedConnect)); `config` is valid.
+    pub(crate) fn extended_connect(
+        config: Arc<Config>,
+        rng_seed: [u8; 32],
+        response: &Response,
+        now: Instant,
+    ) -> Self {
+        let rng = Box::new(ChaCha12Rng::from_seed(rng_seed));
+        let mut connection =
+            Connection::build(Role::Client, config, Some(rng), Opening::server(), now);
+        connection.half_close = true;
+        connection.connected(response, now);
+        connection
     }
 
     fn new(
@@ -228,11 +252,22 @@ impl Connection {
         now: Instant,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
+        Ok(Connection::build(role, config, rng, opening, now))
+    }
+
+    /// A connection with a `config` already validated.
+    fn build(
+        role: Role,
+        config: Arc<Config>,
+        rng: Option<Box<ChaCha12Rng>>,
+        opening: Opening,
+        now: Instant,
+    ) -> Self {
         let mut timers = Timers::default();
         if let Some(timeout) = config.handshake_timeout {
             timers.set_after(Timer::Handshake, now, timeout);
         }
-        Ok(Connection {
+        Connection {
             role,
             tx: Sender::new(rng, config.max_outgoing_buffer),
             config,
@@ -245,9 +280,10 @@ impl Connection {
             shutdown: ShutdownState::NotWanted,
             now,
             seen: 0,
+            half_close: false,
             #[cfg(feature = "deflate")]
             deflate: None,
-        })
+        }
     }
 
     // ----- getters -----
@@ -675,6 +711,16 @@ impl Connection {
     }
 
     /// Enters the open phase.
+    /// Client: opens with what the server's `response` agreed to.
+    fn connected(&mut self, response: &Response, now: Instant) {
+        self.protocol = response.protocol().map(str::to_owned);
+        self.start_extensions(Agreed {
+            #[cfg(feature = "deflate")]
+            deflate: response.deflate(),
+        });
+        self.open(now);
+    }
+
     fn open(&mut self, now: Instant) {
         self.phase = Phase::Open;
         self.timers.stop(Timer::Handshake);
@@ -784,12 +830,7 @@ impl Connection {
                 Phase::Opening(opening) => match opening.read(&mut self.rx, &self.config) {
                     Progress::Waiting => break,
                     Progress::Connected(response) => {
-                        self.protocol = response.protocol().map(str::to_owned);
-                        self.start_extensions(Agreed {
-                            #[cfg(feature = "deflate")]
-                            deflate: response.deflate(),
-                        });
-                        self.open(self.now);
+                        self.connected(&response, self.now);
                         self.events.push_back(Event::Connected(response));
                     }
                     Progress::Request(request) => self.events.push_back(Event::Request(request)),
@@ -874,6 +915,7 @@ impl Connection {
                 self.events
                     .push_back(Event::Message(Message::Close(frame.clone())));
                 let then = match self.role {
+                    _ if self.half_close => AfterDrain::Linger,
                     Role::Client => AfterDrain::AwaitEof,
                     Role::Server => AfterDrain::End,
                 };

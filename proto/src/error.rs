@@ -158,9 +158,13 @@ pub enum HandshakeError {
     MissingConnectionUpgrade,
     /// Server: `Sec-WebSocket-Version` was missing or not 13 (the text received, if any).
     UnsupportedVersion(Option<String>),
+    /// Server: an HTTP/2 extended CONNECT (RFC 8441) for a `:protocol`
+    /// other than `websocket`.
+    UnsupportedProtocol(String),
     /// Server: `Sec-WebSocket-Key` was missing or did not decode to 16 bytes.
     InvalidKey,
-    /// Client: the server answered with a status other than 101.
+    /// Client: the server answered with a status other than 101 (or, over
+    /// HTTP/2, other than 2xx).
     Status(Box<RejectedResponse>),
     /// Client: `Sec-WebSocket-Accept` was missing or did not match the key sent.
     AcceptMismatch,
@@ -237,6 +241,10 @@ impl fmt::Display for HandshakeError {
             HandshakeError::UnsupportedVersion(None) => {
                 f.write_str("missing Sec-WebSocket-Version header")
             }
+            HandshakeError::UnsupportedProtocol(protocol) => write!(
+                f,
+                "extended CONNECT for protocol {protocol:?}, expected \"websocket\""
+            ),
             HandshakeError::InvalidKey => {
                 f.write_str("Sec-WebSocket-Key is missing or not 16 base64-encoded bytes")
             }

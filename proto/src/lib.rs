@@ -114,6 +114,7 @@ mod connection;
 mod deflate;
 mod error;
 mod event;
+mod extended_connect;
 mod frame;
 mod handshake;
 mod opening;
@@ -138,6 +139,7 @@ pub use error::{
     RejectedResponse, SendError, UrlError,
 };
 pub use event::{Event, Fragment, Message, MessageKind};
+pub use extended_connect::ExtendedConnect;
 pub use frame::{apply_mask, Decoded, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 pub use handshake::{
     accept_key, upgrade_response, Accept, ClientRequest, Reject, Request, Response,

@@ -66,7 +66,10 @@
 //!   write side and reads and discards what the client still sends, so that
 //!   the client can finish writing and read the answer instead of getting a
 //!   reset that can destroy it (RFC 9112 section 9.6), for at most the close
-//!   timeout and `Config::max_discard` bytes.
+//!   timeout and `Config::max_discard` bytes. On an HTTP/2 stream (RFC
+//!   8441) both sides linger after a clean close: END_STREAM is the TCP
+//!   FIN, and a stream dropped before the peer ended it is reset, which
+//!   section 5 keeps for aborts.
 //! - **Closed**: the end; only `Event::Closed` remains to be polled.
 
 use crate::error::CloseReason;
@@ -104,8 +107,10 @@ pub(crate) enum AfterDrain {
     End,
     /// A client after a clean close: the server ends the transport first.
     AwaitEof,
-    /// A server after an HTTP error answer: shut down the write side, let the
-    /// client finish sending (RFC 9112 section 9.6), then close.
+    /// Shut down the write side and read until the peer's EOF: a server
+    /// after an HTTP error answer, to let the client finish sending (RFC 9112
+    /// section 9.6); either side after a clean close on an HTTP/2 stream, to
+    /// end it with END_STREAM both ways and no RST_STREAM (RFC 8441 section 5).
     Linger,
 }
 

@@ -159,8 +159,62 @@ impl ClientRequest {
             out.extend_from_slice(b"\r\n");
         }
         out.put_slice(b"\r\n");
+        self.pending(Some(accept_key(key.as_bytes())), extensions)
+    }
+
+    /// The extended CONNECT (RFC 8441 section 4) that asks an HTTP/2
+    /// server for a WebSocket on a new stream, offering `extensions` as
+    /// [`encode`](Self::encode) does, and what the response must carry.
+    /// The `:protocol` pseudo-header (`websocket`) is the HTTP/2 client's
+    /// to add: `http::Request` has no place for it.
+    pub(crate) fn extended_connect(
+        &self,
+        extensions: String,
+    ) -> (http::Request<()>, PendingResponse) {
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(if self.tls {
+            http::uri::Scheme::HTTPS
+        } else {
+            http::uri::Scheme::HTTP
+        });
+        parts.authority = self.uri.authority().cloned();
+        parts.path_and_query = Some(
+            self.uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+        );
+        let mut request = http::Request::new(());
+        *request.method_mut() = http::Method::CONNECT;
+        *request.version_mut() = http::Version::HTTP_2;
+        // The parts of a URL that parsed, with a scheme: valid.
+        *request.uri_mut() = Uri::from_parts(parts).unwrap_or_else(|_| self.uri.clone());
+        let headers = request.headers_mut();
+        headers.insert("sec-websocket-version", HeaderValue::from_static("13"));
+        // Tokens (checked by `protocol`) and our own offer: valid values.
+        if let Ok(value) = HeaderValue::try_from(self.protocols.join(", ")) {
+            if !self.protocols.is_empty() {
+                headers.insert("sec-websocket-protocol", value);
+            }
+        }
+        if let Ok(value) = HeaderValue::try_from(extensions.as_str()) {
+            if !extensions.is_empty() {
+                headers.insert("sec-websocket-extensions", value);
+            }
+        }
+        for (name, value) in &self.headers {
+            headers.append(name, value.clone());
+        }
+        (request, self.pending(None, extensions))
+    }
+
+    /// What the response to this request must carry: `accept` is the
+    /// `Sec-WebSocket-Accept` of an HTTP/1.1 upgrade, `None` over HTTP/2.
+    fn pending(&self, accept: Option<String>, extensions: String) -> PendingResponse {
+        #[cfg(not(feature = "deflate"))]
+        let _ = extensions;
         PendingResponse {
-            accept: accept_key(key.as_bytes()),
+            accept,
             protocols: self.protocols.clone(),
             #[cfg(feature = "deflate")]
             extensions,
@@ -179,7 +233,7 @@ pub struct Response {
 }
 
 impl Response {
-    /// The status (always 101 Switching Protocols).
+    /// The status: 101 Switching Protocols, or a 2xx over HTTP/2 (RFC 8441).
     pub fn status(&self) -> StatusCode {
         self.inner.status()
     }
@@ -210,7 +264,9 @@ impl Response {
 /// What a client waits for after sending its request.
 #[derive(Debug, Clone)]
 pub(crate) struct PendingResponse {
-    accept: String,
+    /// The `Sec-WebSocket-Accept` expected; `None` for an HTTP/2 extended
+    /// CONNECT, which has no key.
+    accept: Option<String>,
     protocols: Vec<String>,
     /// The `Sec-WebSocket-Extensions` offered (empty for none).
     #[cfg(feature = "deflate")]
@@ -235,18 +291,40 @@ pub(crate) fn parse_response(
         .and_then(|code| StatusCode::from_u16(code).ok())
         .ok_or(HandshakeError::Malformed("invalid status code"))?;
     let headers = header_map(parsed.headers)?;
-    if status != StatusCode::SWITCHING_PROTOCOLS {
+    Ok(Decoded::Complete(
+        check_response(status, headers, pending, config)?,
+        end,
+    ))
+}
+
+/// Validates the server's answer: a 101 with the upgrade headers and the
+/// accept value for an HTTP/1.1 upgrade, a 2xx for an HTTP/2 extended
+/// CONNECT (RFC 8441 section 5), then the same subprotocol and extension
+/// checks for both.
+pub(crate) fn check_response(
+    status: StatusCode,
+    headers: HeaderMap,
+    pending: &PendingResponse,
+    config: &Config,
+) -> Result<Response, HandshakeError> {
+    let accepted = match pending.accept {
+        Some(_) => status == StatusCode::SWITCHING_PROTOCOLS,
+        None => status.is_success(),
+    };
+    if !accepted {
         return Err(HandshakeError::Status(Box::new(RejectedResponse {
             status,
             headers,
         })));
     }
-    check_upgrade_headers(&headers)?;
-    let accept = headers
-        .get("sec-websocket-accept")
-        .map(HeaderValue::as_bytes);
-    if accept != Some(pending.accept.as_bytes()) {
-        return Err(HandshakeError::AcceptMismatch);
+    if let Some(expected) = &pending.accept {
+        check_upgrade_headers(&headers)?;
+        let accept = headers
+            .get("sec-websocket-accept")
+            .map(HeaderValue::as_bytes);
+        if accept != Some(expected.as_bytes()) {
+            return Err(HandshakeError::AcceptMismatch);
+        }
     }
     let protocol = match headers.get("sec-websocket-protocol") {
         None => None,
@@ -264,20 +342,22 @@ pub(crate) fn parse_response(
             .then_some((&config.deflate, pending.extensions.as_str())),
     };
     #[cfg(not(feature = "deflate"))]
-    let offered = extension::Offered::default();
+    let offered = {
+        let _ = config;
+        extension::Offered::default()
+    };
     let agreed = extension::check_answer(&headers, offered)?;
     let mut inner = http::Response::new(());
     *inner.status_mut() = status;
     *inner.headers_mut() = headers;
-    let response = Response {
+    #[cfg(not(feature = "deflate"))]
+    let _ = agreed;
+    Ok(Response {
         inner,
         protocol,
         #[cfg(feature = "deflate")]
         deflate: agreed.deflate,
-    };
-    #[cfg(not(feature = "deflate"))]
-    let _ = agreed;
-    Ok(Decoded::Complete(response, end))
+    })
 }
 
 #[cfg(test)]
@@ -311,7 +391,10 @@ mod tests {
              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat, superchat\r\n\
              origin: http://example.com\r\n\r\n"
         );
-        assert_eq!(pending.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            pending.accept.as_deref(),
+            Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        );
     }
 
     #[test]

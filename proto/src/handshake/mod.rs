@@ -9,7 +9,7 @@ pub(crate) mod extension;
 mod fields;
 mod server;
 
-pub(crate) use client::{parse_response, PendingResponse};
+pub(crate) use client::{check_response, parse_response, PendingResponse};
 pub use client::{ClientRequest, Response};
 pub(crate) use server::{check_reject, parse_request, reject_response, RequestParser};
 pub use server::{upgrade_response, Accept, Reject, Request};

@@ -22,13 +22,25 @@ use crate::frame::Decoded;
 #[derive(Debug, Clone)]
 pub struct Request {
     inner: http::Request<()>,
-    key: Option<String>,
+    opening: Opening,
     protocols: Vec<String>,
     extensions: Vec<String>,
 }
 
+/// How the request asks for a WebSocket, which decides how it is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Opening {
+    /// A plain HTTP GET: no WebSocket.
+    Plain,
+    /// An HTTP/1.1 upgrade with its `Sec-WebSocket-Key`: answered with a 101.
+    Upgrade { key: String },
+    /// An HTTP/2 extended CONNECT (RFC 8441): answered with a 200, and the
+    /// stream ends with END_STREAM rather than a TCP close.
+    ExtendedConnect,
+}
+
 impl Request {
-    /// The request method (always GET).
+    /// The request method: GET, or CONNECT for an HTTP/2 extended CONNECT.
     pub fn method(&self) -> &Method {
         self.inner.method()
     }
@@ -73,7 +85,13 @@ impl Request {
 
     /// Whether this is a WebSocket upgrade (false for a plain HTTP GET).
     pub fn is_websocket(&self) -> bool {
-        self.key.is_some()
+        self.opening != Opening::Plain
+    }
+
+    /// Whether the request came as an HTTP/2 extended CONNECT (RFC 8441),
+    /// to be answered with a 200 on its stream.
+    pub fn is_extended_connect(&self) -> bool {
+        self.opening == Opening::ExtendedConnect
     }
 
     /// The request as an `http::Request`.
@@ -110,10 +128,11 @@ impl Accept {
         }
     }
 
-    /// Checks that this answer can accept `request`, and returns the
-    /// client's key.
-    fn check<'r>(&self, request: &'r Request) -> Result<&'r str, AcceptError> {
-        let key = request.key.as_deref().ok_or(AcceptError::NotWebSocket)?;
+    /// Checks that this answer can accept `request`.
+    fn check(&self, request: &Request) -> Result<(), AcceptError> {
+        if !request.is_websocket() {
+            return Err(AcceptError::NotWebSocket);
+        }
         if let Some(protocol) = &self.protocol {
             check_protocol(protocol)?;
             if !request.protocols.contains(protocol) {
@@ -127,26 +146,31 @@ impl Accept {
             return Err(AcceptError::ExtensionHeader);
         }
         check_headers(&self.headers, ACCEPT_RESERVED)?;
-        Ok(key)
+        Ok(())
     }
 
-    /// The 101 response as an `http::Response`, for another HTTP server to
-    /// send, with `extensions` as in [`encode`](Self::encode).
+    /// The response as an `http::Response`, for another HTTP server to
+    /// send, with `extensions` as in [`encode`](Self::encode): a 101 with
+    /// `Sec-WebSocket-Accept` for an HTTP/1.1 upgrade, a 200 for an HTTP/2
+    /// extended CONNECT, which has no key (RFC 8441 section 5).
     pub(crate) fn to_http(
         &self,
         request: &Request,
         extensions: &str,
     ) -> Result<http::Response<()>, AcceptError> {
-        let key = self.check(request)?;
+        self.check(request)?;
         let mut response = http::Response::new(());
-        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         let headers = response.headers_mut();
-        headers.insert("upgrade", HeaderValue::from_static("websocket"));
-        headers.insert("connection", HeaderValue::from_static("Upgrade"));
-        // Base64 is always a valid header value: this cannot fail.
-        let accept = HeaderValue::try_from(accept_key(key.as_bytes()))
-            .map_err(|_| AcceptError::NotWebSocket)?;
-        headers.insert("sec-websocket-accept", accept);
+        if let Opening::Upgrade { key } = &request.opening {
+            headers.insert("upgrade", HeaderValue::from_static("websocket"));
+            headers.insert("connection", HeaderValue::from_static("Upgrade"));
+            // Base64 is always a valid header value: this cannot fail.
+            let accept = HeaderValue::try_from(accept_key(key.as_bytes()))
+                .map_err(|_| AcceptError::NotWebSocket)?;
+            headers.insert("sec-websocket-accept", accept);
+            *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        }
+        let headers = response.headers_mut();
         if let Some(protocol) = &self.protocol {
             // Checked to be a token, hence a valid value.
             let value = HeaderValue::try_from(protocol.as_str())
@@ -173,7 +197,11 @@ impl Accept {
         extensions: &str,
         out: &mut BytesMut,
     ) -> Result<(), AcceptError> {
-        let key = self.check(request)?;
+        self.check(request)?;
+        // Requests read from bytes are HTTP/1.1 upgrades.
+        let Opening::Upgrade { key } = &request.opening else {
+            return Err(AcceptError::NotWebSocket);
+        };
         out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n");
         out.extend_from_slice(b"Connection: Upgrade\r\nSec-WebSocket-Accept: ");
         out.extend_from_slice(accept_key(key.as_bytes()).as_bytes());
@@ -356,23 +384,55 @@ impl Request {
     /// [`Connection::accept_upgraded`](crate::Connection::accept_upgraded),
     /// or answer it with [`Reject::to_http`].
     pub fn from_http<B>(request: &http::Request<B>) -> Result<Request, HandshakeError> {
-        let mut inner = http::Request::new(());
-        *inner.method_mut() = request.method().clone();
-        *inner.uri_mut() = request.uri().clone();
-        *inner.version_mut() = request.version();
-        *inner.headers_mut() = request.headers().clone();
-        Request::classify(inner)
+        Request::classify(copy_head(request))
+    }
+
+    /// Reads an HTTP/2 extended CONNECT (RFC 8441 section 4) that an HTTP/2
+    /// server (hyper with `enable_connect_protocol`) has parsed, with
+    /// `protocol` its `:protocol` pseudo-header (hyper keeps it apart from
+    /// the headers, in the request's `hyper::ext::Protocol` extension).
+    ///
+    /// The rules are RFC 6455's, as RFC 8441 section 5 adapts them: the
+    /// method is CONNECT (otherwise 405), `:protocol` is `websocket`
+    /// (otherwise 400), `Sec-WebSocket-Version` is 13 (otherwise 426 naming
+    /// 13); there is no `Sec-WebSocket-Key`, no `Upgrade`, no `Connection`.
+    /// Accepting it with
+    /// [`Connection::accept_upgraded`](crate::Connection::accept_upgraded)
+    /// gives a `200` to send on the stream, and a connection that ends the
+    /// stream with END_STREAM after the closing handshake, as a TCP close
+    /// would end a connection.
+    pub fn from_extended_connect<B>(
+        request: &http::Request<B>,
+        protocol: &str,
+    ) -> Result<Request, HandshakeError> {
+        if request.method() != Method::CONNECT {
+            return Err(HandshakeError::MethodNotAllowed(
+                request.method().to_string(),
+            ));
+        }
+        if !protocol.eq_ignore_ascii_case("websocket") {
+            return Err(HandshakeError::UnsupportedProtocol(protocol.to_owned()));
+        }
+        check_version(request.headers())?;
+        Request::with_opening(copy_head(request), Opening::ExtendedConnect)
     }
 
     /// Tells an upgrade (validated) from a plain GET, and lists the offers.
     fn classify(inner: http::Request<()>) -> Result<Request, HandshakeError> {
-        let key = if inner.headers().contains_key("upgrade") {
-            Some(validate_upgrade(&inner)?)
+        let opening = if inner.headers().contains_key("upgrade") {
+            Opening::Upgrade {
+                key: validate_upgrade(&inner)?,
+            }
         } else if inner.method() != Method::GET {
             return Err(HandshakeError::MethodNotAllowed(inner.method().to_string()));
         } else {
-            None
+            Opening::Plain
         };
+        Request::with_opening(inner, opening)
+    }
+
+    /// Lists the offers of a request whose opening is known.
+    fn with_opening(inner: http::Request<()>, opening: Opening) -> Result<Request, HandshakeError> {
         let headers = inner.headers();
         // Subprotocols are tokens (RFC 6455 section 4.1); an element that is
         // not one cannot be chosen, so it is not listed.
@@ -385,10 +445,31 @@ impl Request {
             .collect();
         Ok(Request {
             inner,
-            key,
+            opening,
             protocols,
             extensions,
         })
+    }
+}
+
+/// The method, target, version and headers of `request`, without its body.
+fn copy_head<B>(request: &http::Request<B>) -> http::Request<()> {
+    let mut inner = http::Request::new(());
+    *inner.method_mut() = request.method().clone();
+    *inner.uri_mut() = request.uri().clone();
+    *inner.version_mut() = request.version();
+    *inner.headers_mut() = request.headers().clone();
+    inner
+}
+
+/// Checks that the client speaks version 13 (RFC 6455 section 4.2.1, item 6).
+fn check_version(headers: &HeaderMap) -> Result<(), HandshakeError> {
+    match headers.get("sec-websocket-version") {
+        Some(v) if v.as_bytes().trim_ascii() == b"13" => Ok(()),
+        other => {
+            let received = other.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            Err(HandshakeError::UnsupportedVersion(received))
+        }
     }
 }
 
@@ -408,13 +489,7 @@ fn validate_upgrade<B>(request: &http::Request<B>) -> Result<String, HandshakeEr
         return Err(HandshakeError::MissingHost);
     }
     check_upgrade_headers(headers)?;
-    match headers.get("sec-websocket-version") {
-        Some(v) if v.as_bytes().trim_ascii() == b"13" => {}
-        other => {
-            let received = other.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-            return Err(HandshakeError::UnsupportedVersion(received));
-        }
-    }
+    check_version(headers)?;
     let key = headers
         .get("sec-websocket-key")
         .and_then(|k| k.to_str().ok())
