@@ -1,5 +1,5 @@
-//! A hyper 1.x server that upgrades requests on `/ws` to WebSockets and
-//! echoes; other paths get a plain page.
+//! A hyper 1.x server that opens WebSockets on `/ws`, over HTTP/1.1 or
+//! HTTP/2 (h2c, RFC 8441), and echoes; other paths get a plain page.
 //!
 //! ```text
 //! cargo run --release -p rusty-socket-tokio --example hyper_server -- 127.0.0.1:9003

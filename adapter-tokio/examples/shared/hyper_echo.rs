@@ -1,7 +1,8 @@
-//! hyper 1.x glue, shared by the `hyper_server` example and its test: an
-//! HTTP/1.1 server that upgrades requests on `/ws` to WebSockets with
-//! `rusty_socket_tokio::hyper::upgrade` and echoes; any other path gets a
-//! plain page.
+//! hyper 1.x glue, shared by the `hyper_server` example and its tests: a
+//! server of HTTP/1.1 and HTTP/2 (h2c: the client speaks HTTP/2 from its
+//! first byte) that opens WebSockets on `/ws` with
+//! `rusty_socket_tokio::hyper::upgrade` (an HTTP/1.1 upgrade, or an HTTP/2
+//! extended CONNECT, RFC 8441) and echoes; any other path gets a plain page.
 //!
 //! `/ws` speaks the subprotocol `echo` when the client offers it, and
 //! refuses browsers from other sites than `http://localhost` with 403.
@@ -11,10 +12,10 @@ use std::sync::Arc;
 
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use rusty_socket_tokio::hyper::upgrade;
 use rusty_socket_tokio::{Accept, Bytes, Config, Reject};
 use tokio::net::TcpListener;
@@ -40,9 +41,10 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
             let service = service_fn(move |request| handle(request, config.clone()));
-            let connection = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // Without this, HTTP/2 clients may not send extended CONNECTs.
+            builder.http2().enable_connect_protocol();
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             if let Err(e) = connection.await {
                 eprintln!("http connection: {e}");
             }
@@ -50,7 +52,8 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
     }
 }
 
-async fn handle(
+/// Answers one request: a page, or a WebSocket on `/ws`.
+pub async fn handle(
     mut request: Request<Incoming>,
     config: Arc<Config>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
