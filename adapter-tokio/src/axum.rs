@@ -17,7 +17,8 @@
 //!     })
 //! }
 //!
-//! let app: Router = Router::new().route("/ws", get(ws));
+//! // GET: HTTP/1.1 upgrades; CONNECT: HTTP/2 extended CONNECTs (RFC 8441).
+//! let app: Router = Router::new().route("/ws", get(ws).connect(ws));
 //! ```
 //!
 //! The request is checked by [`crate::hyper::upgrade`], with proto's rules,
@@ -25,6 +26,11 @@
 //! ([`protocols`](WebSocketUpgrade::protocols),
 //! [`check`](WebSocketUpgrade::check)) takes part in the decision. A plain
 //! GET on the route gets `426 Upgrade Required`.
+//!
+//! Over HTTP/2 (`axum::serve` with axum's `http2` feature enables the
+//! extended CONNECT protocol) a browser opens the WebSocket with a CONNECT
+//! on a stream of the page's connection: route CONNECT to the handler too,
+//! as above, and it works the same, answered with a `200`.
 
 use std::convert::Infallible;
 use std::fmt;
@@ -83,10 +89,15 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
         *request.uri_mut() = parts.uri.clone();
         *request.version_mut() = parts.version;
         *request.headers_mut() = parts.headers.clone();
-        // hyper's handle to the connection, present on HTTP/1.1 requests
-        // that ask for an upgrade; taken, since only one can upgrade.
+        // hyper's handle to the connection (or, over HTTP/2, to the
+        // stream), present on requests that can upgrade; taken, since only
+        // one can.
         if let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() {
             request.extensions_mut().insert(on_upgrade);
+        }
+        // The `:protocol` of an HTTP/2 extended CONNECT (RFC 8441).
+        if let Some(protocol) = parts.extensions.get::<::hyper::ext::Protocol>() {
+            request.extensions_mut().insert(protocol.clone());
         }
         Ok(WebSocketUpgrade {
             request,

@@ -1,6 +1,7 @@
 //! The `axum_chat` example's router (feature `axum`), served on an
 //! ephemeral port: two of this crate's clients chat through its WebSocket
-//! route while its ordinary routes answer next to them.
+//! route while its ordinary routes answer next to them, over HTTP/1.1 and
+//! over HTTP/2 (RFC 8441).
 
 #[path = "../examples/shared/axum_chat.rs"]
 mod axum_chat;
@@ -105,6 +106,58 @@ async fn two_clients_chat_through_axum_next_to_ordinary_routes() {
                 .contains("sec-websocket-version: 13"),
             "{response}"
         );
+    })
+    .await;
+}
+
+/// axum's server speaks HTTP/2 too (h2c here) and enables the extended
+/// CONNECT protocol: a client joins over an HTTP/2 stream and chats with
+/// one over HTTP/1.1.
+#[tokio::test]
+async fn a_client_over_http2_chats_with_one_over_http1() {
+    within(async {
+        use http_body_util::Empty;
+        use hyper::client::conn::http2;
+        use hyper_util::rt::{TokioExecutor, TokioIo};
+
+        let addr = serve().await;
+        let (mut alice, alice_name) = join(addr).await;
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (mut sender, connection) = http2::handshake::<_, _, Empty<rusty_socket_tokio::Bytes>>(
+            TokioExecutor::new(),
+            TokioIo::new(tcp),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(connection);
+        let request = ClientRequest::new(&format!("ws://{addr}/ws"))
+            .unwrap()
+            .protocol("chat")
+            .unwrap();
+        let (mut bob, response) =
+            rusty_socket_tokio::hyper::connect_h2(&mut sender, request, Config::default())
+                .await
+                .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.protocol(), Some("chat"));
+        let welcome = text(bob.recv().await.unwrap());
+        let bob_name = welcome
+            .strip_prefix("welcome, ")
+            .expect(&welcome)
+            .to_owned();
+        hear(&mut alice, &format!("{bob_name} joined")).await;
+
+        bob.send(Message::text("over h2")).await.unwrap();
+        hear(&mut alice, &format!("{bob_name}: over h2")).await;
+        alice.send(Message::text("over h1")).await.unwrap();
+        let said = format!("{alice_name}: over h1");
+        loop {
+            if text(bob.recv().await.unwrap()) == said {
+                break;
+            }
+        }
+        common::close_and_finish(&mut bob, CloseCode::NORMAL, "bye").await;
+        hear(&mut alice, &format!("{bob_name} left")).await;
     })
     .await;
 }

@@ -150,7 +150,12 @@ async fn the_page_the_stats_and_the_websocket_share_one_http2_connection() {
         .close(CloseCode::NORMAL, "bye")
         .await
         .expect("close");
-    while over_h2.recv().await.expect("the closing handshake").is_some() {}
+    while over_h2
+        .recv()
+        .await
+        .expect("the closing handshake")
+        .is_some()
+    {}
     block_in_place(|| server.wait_for_clients(1));
     // The HTTP/2 connection outlives its WebSocket.
     let (status, _) = h2.get(&server, "/").await;

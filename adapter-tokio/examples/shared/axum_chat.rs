@@ -40,7 +40,8 @@ pub fn router() -> Router {
     Router::new()
         .route("/", get(page))
         .route("/health", get(|| async { "ok\n" }))
-        .route("/ws", get(join))
+        // GET for HTTP/1.1 upgrades, CONNECT for HTTP/2 (RFC 8441).
+        .route("/ws", get(join).connect(join))
         .with_state(chat)
 }
 
