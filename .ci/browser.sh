@@ -8,14 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x /usr/bin/chromium ]; then
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        sudo="sudo"
-    fi
-    $sudo apt-get update
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium
-fi
+.ci/apt-install.sh chromium chromium
 
 CHAT_BROWSER_TEST=required CHROMIUM=/usr/bin/chromium \
     cargo test -p chat-server --test browser -- --nocapture

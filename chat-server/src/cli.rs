@@ -13,6 +13,7 @@ use rusty_socket_proto::{Config, MAX_HEADER_LEN};
 use rusty_socket_tokio::rustls::ServerConfig;
 
 use crate::origin::OriginPolicy;
+use crate::relay::RelaySettings;
 
 /// Broadcast chat server: every text message a client sends goes to every
 /// connected client, the sender included.
@@ -105,6 +106,30 @@ pub struct Args {
     /// closing handshake (each is sent 1001, going away) before exiting.
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// Join the other chat-server nodes subscribed to the same Redis
+    /// channel (`redis://HOST:PORT/`): every message a client sends is
+    /// published once, and each node broadcasts what the others publish to
+    /// its own clients. The server starts and serves its own clients even
+    /// while Redis is unreachable, and reconnects by itself.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+
+    /// The Redis channel the nodes share.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "rusty_socket:chat",
+        requires = "redis"
+    )]
+    pub redis_channel: String,
+
+    /// Messages kept for Redis while it is down or slow, published once it
+    /// is back; past this bound a message is not relayed to the other
+    /// nodes (counted as `dropped` in /stats and logged). Local clients
+    /// are never held back.
+    #[arg(long, value_name = "N", default_value_t = 10_000, requires = "redis")]
+    pub redis_queue: usize,
 }
 
 /// The adapter that serves connections.
@@ -129,6 +154,7 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// The TLS certificate and key, loaded: `Some` serves https and wss.
     pub tls: Option<Arc<ServerConfig>>,
+    pub redis: Option<RelaySettings>,
 }
 
 impl Settings {
@@ -177,6 +203,10 @@ impl Settings {
             .max_outgoing_buffer
             .max(args.max_queued_bytes.saturating_add(4096));
         config.validate().map_err(|e| e.to_string())?;
+        let redis = match &args.redis {
+            Some(url) => Some(relay_settings(url, &args)?),
+            None => None,
+        };
         Ok(Settings {
             addr: args.addr,
             runtime: args.runtime,
@@ -186,6 +216,7 @@ impl Settings {
             origins,
             shutdown_timeout: args.shutdown_timeout,
             tls,
+            redis,
         })
     }
 
@@ -199,6 +230,22 @@ impl Settings {
 /// file or bad PEM is a usage error rather than a failure of every client.
 /// Both runtimes serve with this config (the adapters re-export the same
 /// rustls).
+fn relay_settings(url: &str, args: &Args) -> Result<RelaySettings, String> {
+    let client = redis::Client::open(url).map_err(|e| format!("--redis {url}: {e}"))?;
+    if args.redis_channel.is_empty() {
+        return Err("--redis-channel must not be empty".into());
+    }
+    if args.redis_queue == 0 {
+        return Err("--redis-queue must be at least 1".into());
+    }
+    Ok(RelaySettings {
+        client,
+        channel: args.redis_channel.clone(),
+        queue: args.redis_queue,
+        max_message_size: args.max_message_size,
+    })
+}
+
 fn load_tls(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
     rusty_socket_tokio::tls::server_config_from_pem_files(cert, key).map_err(|e| {
         format!(

@@ -29,6 +29,8 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::Notify;
 use tracing::warn;
 
+use crate::relay::{Outbox, RelayStats};
+
 /// Why the server ends a connection, set once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stop {
@@ -119,6 +121,8 @@ pub struct Stats {
     /// Clients that came in over HTTP/2 (an extended CONNECT, RFC 8441),
     /// since the start.
     pub joined_h2: u64,
+    /// The Redis relay, with `--redis`.
+    pub redis: Option<RelayStats>,
 }
 
 /// Everyone connected, and the bounds.
@@ -138,6 +142,8 @@ pub struct Hub {
     joined_http1: AtomicU64,
     joined_h2: AtomicU64,
     closing: AtomicBool,
+    /// The way to the other nodes, with `--redis`.
+    outbox: Option<Outbox>,
 }
 
 /// A place among the `--max-connections`, held from the moment a handshake
@@ -195,7 +201,7 @@ impl Drop for Membership {
 pub struct Closing;
 
 impl Hub {
-    pub fn new(queue_limit: usize, max_clients: usize) -> Arc<Hub> {
+    pub fn new(queue_limit: usize, max_clients: usize, outbox: Option<Outbox>) -> Arc<Hub> {
         Arc::new(Hub {
             registry: Mutex::default(),
             next_id: AtomicU64::new(1),
@@ -207,6 +213,7 @@ impl Hub {
             joined_http1: AtomicU64::new(0),
             joined_h2: AtomicU64::new(0),
             closing: AtomicBool::new(false),
+            outbox,
         })
     }
 
@@ -281,6 +288,15 @@ impl Hub {
     /// Chat clients connected now.
     pub fn clients(&self) -> usize {
         self.registry().members.len()
+    }
+
+    /// What a client of this node said: to every client here and, with
+    /// `--redis`, to the other nodes (see the relay module).
+    pub fn say(&self, text: Utf8Bytes) {
+        if let Some(outbox) = &self.outbox {
+            outbox.publish(&text);
+        }
+        self.broadcast(text);
     }
 
     /// Sends `text` to every client: encoded once, the same bytes queued on
@@ -358,6 +374,7 @@ impl Hub {
             dropped_slow: self.dropped_slow.load(Ordering::Relaxed),
             joined_http1: self.joined_http1.load(Ordering::Relaxed),
             joined_h2: self.joined_h2.load(Ordering::Relaxed),
+            redis: self.outbox.as_ref().map(Outbox::stats),
         }
     }
 }
@@ -389,7 +406,7 @@ mod tests {
 
     #[test]
     fn one_encoding_is_shared_by_every_queue() {
-        let hub = Hub::new(1 << 20, 10);
+        let hub = Hub::new(1 << 20, 10, None);
         let (a, mut queue_a) = hub.join(peer(), Version::HTTP_11).expect("open");
         let (_b, mut queue_b) = hub.join(peer(), Version::HTTP_11).expect("open");
         hub.broadcast(Utf8Bytes::from("hello"));
@@ -407,7 +424,7 @@ mod tests {
     #[test]
     fn a_client_over_the_bound_is_closed_and_the_rest_carry_on() {
         let len = frame_len("0123456789");
-        let hub = Hub::new(3 * len, 10);
+        let hub = Hub::new(3 * len, 10, None);
         let (slow, _slow_queue) = hub.join(peer(), Version::HTTP_11).expect("open");
         let (fast, _fast_queue) = hub.join(peer(), Version::HTTP_11).expect("open");
         for _ in 0..3 {
@@ -435,7 +452,7 @@ mod tests {
 
     #[test]
     fn slots_bound_the_connections() {
-        let hub = Hub::new(1 << 20, 2);
+        let hub = Hub::new(1 << 20, 2, None);
         let first = hub.reserve();
         let second = hub.reserve();
         assert!(first.is_some() && second.is_some());
@@ -446,7 +463,7 @@ mod tests {
 
     #[test]
     fn shutdown_tells_everyone_and_closes_the_door() {
-        let hub = Hub::new(1 << 20, 10);
+        let hub = Hub::new(1 << 20, 10, None);
         let (member, _queue) = hub.join(peer(), Version::HTTP_11).expect("open");
         assert_eq!(hub.shutdown(), 1);
         assert!(matches!(
@@ -459,7 +476,7 @@ mod tests {
 
     #[test]
     fn clients_are_counted_by_http_version() {
-        let hub = Hub::new(1 << 20, 10);
+        let hub = Hub::new(1 << 20, 10, None);
         let _h1 = hub.join(peer(), Version::HTTP_11).expect("open");
         let _h2 = hub.join(peer(), Version::HTTP_2).expect("open");
         let _h2_again = hub.join(peer(), Version::HTTP_2).expect("open");
@@ -472,7 +489,7 @@ mod tests {
 
     #[test]
     fn leaving_removes_the_client() {
-        let hub = Hub::new(1 << 20, 10);
+        let hub = Hub::new(1 << 20, 10, None);
         let (member, _queue) = hub.join(peer(), Version::HTTP_11).expect("open");
         assert_eq!(hub.clients(), 1);
         drop(member);

@@ -20,6 +20,7 @@ mod gate;
 mod hub;
 mod origin;
 mod page;
+mod relay;
 mod report;
 mod server_h2;
 mod server_std;
@@ -58,14 +59,28 @@ pub struct Context {
 }
 
 impl Context {
-    fn new(settings: Settings) -> Context {
-        Context {
-            hub: Hub::new(settings.max_queued_bytes, settings.max_connections),
-            close_timeout: settings.close_timeout(),
+    /// The server's shared state; with `--redis`, the relay to the other
+    /// nodes starts here.
+    fn new(settings: Settings) -> Result<Context, String> {
+        let close_timeout = settings.close_timeout();
+        let (outbox, relay) = match settings.redis {
+            Some(redis) => {
+                let (outbox, relay) = relay::outbox(redis);
+                (Some(outbox), Some(relay))
+            }
+            None => (None, None),
+        };
+        let hub = Hub::new(settings.max_queued_bytes, settings.max_connections, outbox);
+        if let Some(relay) = relay {
+            relay.start(Arc::clone(&hub))?;
+        }
+        Ok(Context {
+            hub,
+            close_timeout,
             config: Arc::new(settings.config),
             origins: settings.origins,
             tls: settings.tls,
-        }
+        })
     }
 
     /// When the opening handshake of a connection accepted at `start` must
@@ -187,7 +202,7 @@ mod tests {
     #[test]
     fn the_tls_handshake_and_the_request_share_one_deadline() {
         let settings = Settings::from_args(Args::parse_from(["chat-server"])).expect("defaults");
-        let context = Context::new(settings);
+        let context = Context::new(settings).expect("a context");
         let start = Instant::now();
         let deadline = context.handshake_deadline(start);
         assert_eq!(deadline, Some(start + Duration::from_secs(10)));
@@ -199,7 +214,8 @@ mod tests {
         assert_eq!(config.handshake_timeout, Some(Duration::from_millis(1)));
 
         let off = ["chat-server", "--handshake-timeout", "off"];
-        let context = Context::new(Settings::from_args(Args::parse_from(off)).expect("valid"));
+        let settings = Settings::from_args(Args::parse_from(off)).expect("valid");
+        let context = Context::new(settings).expect("a context");
         assert_eq!(context.handshake_deadline(start), None);
         assert_eq!(
             context.config_after_tls(None, start).handshake_timeout,

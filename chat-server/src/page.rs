@@ -62,10 +62,26 @@ pub fn answer(request: &Request, stats: impl FnOnce() -> Stats) -> (Reject, Serv
 }
 
 /// `{"clients":N,"queued_bytes":M,...}`: numbers only, so no JSON library.
+/// With `--redis`, a `"redis":{...}` object follows.
 fn stats_json(stats: &Stats) -> String {
+    let redis = match &stats.redis {
+        Some(r) => format!(
+            ",\"redis\":{{\"connected\":{},\"published\":{},\"received\":{},\
+             \"dropped\":{},\"missed\":{},\"invalid\":{},\"queued\":{},\"queue_limit\":{}}}",
+            r.connected,
+            r.published,
+            r.received,
+            r.dropped,
+            r.missed,
+            r.invalid,
+            r.queued,
+            r.queue_limit
+        ),
+        None => String::new(),
+    };
     format!(
         "{{\"clients\":{},\"queued_bytes\":{},\"max_client_queued_bytes\":{},\
-         \"queue_limit\":{},\"dropped_slow\":{},\"joined_http1\":{},\"joined_h2\":{}}}\n",
+         \"queue_limit\":{},\"dropped_slow\":{},\"joined_http1\":{},\"joined_h2\":{}{redis}}}\n",
         stats.clients,
         stats.queued_bytes,
         stats.max_client_queued_bytes,
@@ -79,6 +95,7 @@ fn stats_json(stats: &Stats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::relay::RelayStats;
 
     #[test]
     fn the_page_is_self_contained() {
@@ -97,7 +114,7 @@ mod tests {
 
     #[test]
     fn stats_are_json() {
-        let stats = Stats {
+        let mut stats = Stats {
             clients: 3,
             queued_bytes: 42,
             max_client_queued_bytes: 7,
@@ -105,11 +122,26 @@ mod tests {
             dropped_slow: 1,
             joined_http1: 4,
             joined_h2: 5,
+            redis: None,
         };
         assert_eq!(
             stats_json(&stats),
             "{\"clients\":3,\"queued_bytes\":42,\"max_client_queued_bytes\":7,\
              \"queue_limit\":1024,\"dropped_slow\":1,\"joined_http1\":4,\"joined_h2\":5}\n"
         );
+        stats.redis = Some(RelayStats {
+            connected: true,
+            published: 10,
+            received: 20,
+            dropped: 1,
+            missed: 2,
+            invalid: 0,
+            queued: 3,
+            queue_limit: 100,
+        });
+        assert!(stats_json(&stats).ends_with(
+            ",\"joined_h2\":5,\"redis\":{\"connected\":true,\"published\":10,\"received\":20,\
+             \"dropped\":1,\"missed\":2,\"invalid\":0,\"queued\":3,\"queue_limit\":100}}\n"
+        ));
     }
 }

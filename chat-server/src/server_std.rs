@@ -71,7 +71,7 @@ pub fn run(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     crate::announce(local, &settings);
     let shutdown_timeout = settings.shutdown_timeout;
-    let context = Arc::new(Context::new(settings));
+    let context = Arc::new(Context::new(settings)?);
     let tracker = Tracker::new();
     {
         let context = Arc::clone(&context);
@@ -307,7 +307,7 @@ fn read_loop<S: Transport>(read: &mut ReadHalf<S>, membership: &Membership, hub:
             Ok(Some(Message::Text(text))) => {
                 // A client being closed has had its last word.
                 if membership.mailbox().stop_reason().is_none() {
-                    hub.broadcast(text);
+                    hub.say(text);
                 }
             }
             Ok(Some(Message::Binary(data))) => {

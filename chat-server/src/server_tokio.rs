@@ -70,7 +70,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let shutdown_timeout = settings.shutdown_timeout;
     let mut settings = settings;
     settings.tls = settings.tls.map(server_h2::offer);
-    let context = Arc::new(Context::new(settings));
+    let context = Arc::new(Context::new(settings)?);
     let tracker = Tracker::new();
     let signal = loop {
         tokio::select! {
@@ -295,7 +295,7 @@ async fn read_loop<S: AsyncRead + AsyncWrite + Unpin>(
             Some(Ok(Message::Text(text))) => {
                 // A client being closed has had its last word.
                 if membership.mailbox().stop_reason().is_none() {
-                    hub.broadcast(text);
+                    hub.say(text);
                 }
             }
             Some(Ok(Message::Binary(data))) => {

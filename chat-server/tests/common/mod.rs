@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test binary uses a part of this
 
+pub mod redis;
+
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, ExitStatus};
