@@ -1,31 +1,31 @@
 //! The hub: who is connected, and the fan-out of every broadcast.
 //!
 //! A broadcast is encoded once ([`PreparedMessage`]: one `Bytes` holding the
-//! whole frame) and the same reference-counted bytes are pushed onto each
+//! whole frame) and the same reference-counted message is pushed onto each
 //! client's queue: no copy or re-encoding per recipient, only the queue
-//! entry. Each client has its own unbounded channel, bounded by *bytes* with
-//! an atomic counter ([`Mailbox::queued`]): the hub adds a frame's length
-//! when it queues it, the client's writer subtracts it once the frame is
-//! written to the socket. A broadcast that would take a client past the
-//! bound is not queued for it; that client is removed and told to close
-//! with 1008. So a slow or stalled client costs at most the bound, and
-//! nobody waits for it: queuing never blocks.
+//! entry. Each client's queue lives in its [`Mailbox`], bounded by *bytes*
+//! with an atomic counter ([`Mailbox::queued`]): the hub adds a frame's
+//! length when it queues it, the client's writer subtracts it once the
+//! frame is written to the socket. A broadcast that would take a client
+//! past the bound is not queued for it; that client is removed and told to
+//! close with 1008. So a slow or stalled client costs at most the bound,
+//! and nobody waits for it: queuing never blocks.
 //!
 //! Broadcasts are serialised by the hub's lock, so every client receives
 //! the messages in the same order (and each sender's in the order sent).
 //!
-//! The channel is Tokio's unbounded mpsc for both runtimes: its receiver
-//! works in a task (`recv().await`) and on a plain thread
-//! (`blocking_recv`), and it needs no runtime to send.
+//! The queue is a `VecDeque` under a mutex, which holds no memory while it
+//! is empty (a channel would keep a block of slots for every idle client):
+//! a Tokio writer waits on the mailbox's `Notify`, a writer thread of the
+//! std runtime on its `Condvar`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use rusty_socket_proto::http::Version;
 use rusty_socket_proto::{CloseCode, CloseFrame, Message, PreparedMessage, Utf8Bytes};
-use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::Notify;
 use tracing::warn;
 
@@ -41,21 +41,38 @@ pub enum Stop {
     Quit,
 }
 
-/// One client's queue state, shared by the hub and the client's writer.
+/// One client's queue, shared by the hub and the client's writer.
 #[derive(Debug, Default)]
 pub struct Mailbox {
+    /// Broadcasts waiting for the writer.
+    queue: Mutex<VecDeque<Arc<PreparedMessage>>>,
     /// Bytes queued for this client and not yet written to its socket.
     queued: AtomicUsize,
     stop: OnceLock<Stop>,
-    /// Wakes a Tokio writer when `stop` is set.
+    /// Wakes a Tokio writer: a message was queued, or `stop` was set.
     wake: Notify,
+    /// Wakes a writer thread (std runtime), for the same reasons.
+    ready: Condvar,
 }
 
+/// A queue that grew past this many entries (a client that fell behind
+/// for a while) gives its memory back once it is empty.
+const KEEP_CAPACITY: usize = 16;
+
 impl Mailbox {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<Arc<PreparedMessage>>> {
+        // Every operation on the queue is a single push or pop.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Asks the writer to end the connection; the first reason wins.
     pub fn stop(&self, stop: Stop) {
         let _ = self.stop.set(stop);
         self.wake.notify_waiters();
+        // Taken so that a writer thread between its check of `stop` and its
+        // wait cannot miss the wake-up.
+        drop(self.lock());
+        self.ready.notify_all();
     }
 
     /// The reason the connection is ending, once there is one.
@@ -77,6 +94,58 @@ impl Mailbox {
         }
     }
 
+    /// The next broadcast to write, or `None` once the connection is to
+    /// stop (Tokio writers).
+    pub async fn next(&self) -> Option<Arc<PreparedMessage>> {
+        loop {
+            let notified = self.wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.stop.get().is_some() {
+                return None;
+            }
+            if let Some(message) = self.pop(&mut self.lock()) {
+                return Some(message);
+            }
+            notified.await;
+        }
+    }
+
+    /// The next broadcast to write, or `None` once the connection is to
+    /// stop (writer threads: blocks until then).
+    pub fn next_blocking(&self) -> Option<Arc<PreparedMessage>> {
+        let mut queue = self.lock();
+        loop {
+            if self.stop.get().is_some() {
+                return None;
+            }
+            if let Some(message) = self.pop(&mut queue) {
+                return Some(message);
+            }
+            queue = self
+                .ready
+                .wait(queue)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn pop(&self, queue: &mut VecDeque<Arc<PreparedMessage>>) -> Option<Arc<PreparedMessage>> {
+        let message = queue.pop_front();
+        if queue.is_empty() && queue.capacity() > KEEP_CAPACITY {
+            *queue = VecDeque::new();
+        }
+        message
+    }
+
+    /// The hub queues a broadcast of `len` bytes.
+    fn push(&self, message: Arc<PreparedMessage>, len: usize) {
+        self.queued.fetch_add(len, Ordering::AcqRel);
+        self.lock().push_back(message);
+        // One writer per mailbox: waking one is waking it.
+        self.wake.notify_one();
+        self.ready.notify_one();
+    }
+
     /// The writer wrote a frame of `len` bytes out.
     pub fn written(&self, len: usize) {
         self.queued.fetch_sub(len, Ordering::AcqRel);
@@ -92,7 +161,6 @@ impl Mailbox {
 #[derive(Debug)]
 struct Member {
     peer: SocketAddr,
-    tx: UnboundedSender<PreparedMessage>,
     mailbox: Arc<Mailbox>,
 }
 
@@ -167,9 +235,6 @@ pub struct Membership {
     mailbox: Arc<Mailbox>,
 }
 
-/// The receiving end of a client's queue, for its writer.
-pub type Queue = UnboundedReceiver<PreparedMessage>;
-
 impl Membership {
     /// The mailbox, shared with the writer.
     pub fn mailbox(&self) -> &Arc<Mailbox> {
@@ -242,13 +307,12 @@ impl Hub {
     }
 
     /// Adds a client that completed its handshake over HTTP `version`; its
-    /// writer takes the [`Queue`].
+    /// writer takes the broadcasts from the membership's mailbox.
     pub fn join(
         self: &Arc<Self>,
         peer: SocketAddr,
         version: Version,
-    ) -> Result<(Membership, Queue), Closing> {
-        let (tx, rx) = mpsc::unbounded_channel();
+    ) -> Result<Membership, Closing> {
         let mailbox = Arc::new(Mailbox::default());
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut registry = self.registry();
@@ -260,7 +324,6 @@ impl Hub {
             id,
             Member {
                 peer,
-                tx,
                 mailbox: mailbox_for_hub,
             },
         );
@@ -275,11 +338,10 @@ impl Hub {
             hub: Arc::clone(self),
             mailbox,
         };
-        Ok((membership, rx))
+        Ok(membership)
     }
 
-    /// Forgets a client; dropping its sender wakes a writer waiting for the
-    /// next message.
+    /// Forgets a client (its writer was told to stop first).
     fn remove(&self, id: u64) {
         let member = self.registry().members.remove(&id);
         drop(member);
@@ -302,7 +364,7 @@ impl Hub {
     /// Sends `text` to every client: encoded once, the same bytes queued on
     /// each. Clients whose queue cannot take it are closed with 1008.
     pub fn broadcast(&self, text: Utf8Bytes) {
-        let Some(prepared) = PreparedMessage::new(&Message::Text(text)) else {
+        let Some(prepared) = PreparedMessage::new(&Message::Text(text)).map(Arc::new) else {
             return;
         };
         let len = prepared.frame().len();
@@ -317,11 +379,7 @@ impl Hub {
                 too_slow.push((member.peer, Arc::clone(&member.mailbox), queued));
                 return false;
             }
-            member.mailbox.queued.fetch_add(len, Ordering::AcqRel);
-            if member.tx.send(prepared.clone()).is_err() {
-                // The writer is gone: the connection is ending anyway.
-                return false;
-            }
+            member.mailbox.push(Arc::clone(&prepared), len);
             self.peak_queued.fetch_max(queued + len, Ordering::Relaxed);
             true
         });
@@ -407,11 +465,11 @@ mod tests {
     #[test]
     fn one_encoding_is_shared_by_every_queue() {
         let hub = Hub::new(1 << 20, 10, None);
-        let (a, mut queue_a) = hub.join(peer(), Version::HTTP_11).expect("open");
-        let (_b, mut queue_b) = hub.join(peer(), Version::HTTP_11).expect("open");
+        let a = hub.join(peer(), Version::HTTP_11).expect("open");
+        let b = hub.join(peer(), Version::HTTP_11).expect("open");
         hub.broadcast(Utf8Bytes::from("hello"));
-        let from_a = queue_a.try_recv().ok();
-        let from_b = queue_b.try_recv().ok();
+        let from_a = a.mailbox.next_blocking();
+        let from_b = b.mailbox.next_blocking();
         let (Some(from_a), Some(from_b)) = (from_a, from_b) else {
             panic!("both queues got the message");
         };
@@ -425,8 +483,8 @@ mod tests {
     fn a_client_over_the_bound_is_closed_and_the_rest_carry_on() {
         let len = frame_len("0123456789");
         let hub = Hub::new(3 * len, 10, None);
-        let (slow, _slow_queue) = hub.join(peer(), Version::HTTP_11).expect("open");
-        let (fast, _fast_queue) = hub.join(peer(), Version::HTTP_11).expect("open");
+        let slow = hub.join(peer(), Version::HTTP_11).expect("open");
+        let fast = hub.join(peer(), Version::HTTP_11).expect("open");
         for _ in 0..3 {
             hub.broadcast(Utf8Bytes::from("0123456789"));
             fast.mailbox.written(len);
@@ -464,7 +522,7 @@ mod tests {
     #[test]
     fn shutdown_tells_everyone_and_closes_the_door() {
         let hub = Hub::new(1 << 20, 10, None);
-        let (member, _queue) = hub.join(peer(), Version::HTTP_11).expect("open");
+        let member = hub.join(peer(), Version::HTTP_11).expect("open");
         assert_eq!(hub.shutdown(), 1);
         assert!(matches!(
             member.mailbox.stop_reason(),
@@ -490,7 +548,7 @@ mod tests {
     #[test]
     fn leaving_removes_the_client() {
         let hub = Hub::new(1 << 20, 10, None);
-        let (member, _queue) = hub.join(peer(), Version::HTTP_11).expect("open");
+        let member = hub.join(peer(), Version::HTTP_11).expect("open");
         assert_eq!(hub.clients(), 1);
         drop(member);
         assert_eq!(hub.clients(), 0);

@@ -5,7 +5,7 @@
 //!   through the hub, refuses binary with 1003, and completes the closing
 //!   handshake; it also drives proto's timers (keepalive, idle, close).
 //! - The writer thread takes prepared broadcasts off the client's queue
-//!   (`blocking_recv`) and sends each with `send_prepared`.
+//!   (`Mailbox::next_blocking`) and sends each with `send_prepared`.
 //!
 //! With `--tls-cert`, the connection's thread first runs the TLS front
 //! door (see the `tls` module), then the same WebSocket code over
@@ -32,7 +32,7 @@ use rusty_socket_std::{accept_with, Error, ReadHalf, TlsError, Transport, TryClo
 use tracing::{debug, info, warn};
 
 use crate::cli::Settings;
-use crate::hub::{Hub, Mailbox, Membership, Queue, Stop};
+use crate::hub::{Hub, Mailbox, Membership, Stop};
 use crate::report::{self, Ended};
 use crate::shutdown::{Signals, Tracker};
 use crate::tls::{self, Opening, Refused};
@@ -251,7 +251,7 @@ fn serve<S>(
     let Some(slot) = slot else { return };
     // From here on, a shutdown waits for this connection's closing handshake.
     let _live = tracker.enter();
-    let (membership, queue) = match context.hub.join(peer, Version::HTTP_11) {
+    let membership = match context.hub.join(peer, Version::HTTP_11) {
         Ok(joined) => joined,
         Err(_closing) => {
             if ws
@@ -281,7 +281,7 @@ fn serve<S>(
     let writer = thread::Builder::new()
         .name("chat-writer".into())
         .stack_size(STACK_SIZE)
-        .spawn(move || write_loop(write, queue, &mailbox, &socket, close_timeout));
+        .spawn(move || write_loop(write, &mailbox, &socket, close_timeout));
     let writer = match writer {
         Ok(writer) => writer,
         Err(e) => {
@@ -341,19 +341,12 @@ fn read_loop<S: Transport>(read: &mut ReadHalf<S>, membership: &Membership, hub:
 
 fn write_loop<S: Transport + Send + 'static>(
     mut write: WriteHalf<S>,
-    mut queue: Queue,
     mailbox: &Mailbox,
     closer: &TcpStream,
     close_timeout: Duration,
 ) {
-    'queue: while mailbox.stop_reason().is_none() {
-        let Some(prepared) = queue.blocking_recv() else {
-            // The hub let go of this client; it said why in the mailbox.
-            break;
-        };
-        if mailbox.stop_reason().is_some() {
-            break;
-        }
+    // `None`: the connection is to stop; the mailbox says why.
+    'queue: while let Some(prepared) = mailbox.next_blocking() {
         let len = prepared.frame().len();
         let mut sent = write.send_prepared(&prepared);
         while matches!(&sent, Err(e) if e.is_timeout()) {

@@ -34,7 +34,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
 use crate::cli::Settings;
-use crate::hub::{Hub, Mailbox, Membership, Queue, Slot, Stop};
+use crate::hub::{Hub, Mailbox, Membership, Slot, Stop};
 use crate::report::{self, Ended};
 use crate::shutdown::{Signals, Tracker};
 use crate::tls::{self, Opening, Refused};
@@ -105,10 +105,28 @@ async fn connection(stream: TcpStream, peer: SocketAddr, context: Arc<Context>, 
     if let Err(e) = stream.set_nodelay(true) {
         debug!(%peer, "cannot set TCP_NODELAY: {e}");
     }
-    let Some(tls) = &context.tls else {
-        return chat_over(stream, peer, context.config.clone(), &context, tracker).await;
-    };
-    match open_tls(stream, Arc::clone(tls), deadline).await {
+    match &context.tls {
+        None => chat_over(stream, peer, context.config.clone(), &context, tracker).await,
+        // Boxed: the TLS handshake's and hyper's states are large, and an
+        // idle plain connection should not carry their room in its task.
+        Some(tls) => {
+            let tls = Arc::clone(tls);
+            Box::pin(over_tls(stream, tls, peer, context, tracker, deadline)).await;
+        }
+    }
+}
+
+/// A connection on the TLS port: the handshake, then HTTP/2 or HTTP/1.1 as
+/// ALPN chose.
+async fn over_tls(
+    stream: TcpStream,
+    tls: Arc<ServerConfig>,
+    peer: SocketAddr,
+    context: Arc<Context>,
+    tracker: Tracker,
+    deadline: Option<Instant>,
+) {
+    match open_tls(stream, tls, deadline).await {
         // The browser chose HTTP/2 by ALPN: hyper serves the connection.
         Ok(stream) if server_h2::negotiated(&stream) => {
             server_h2::serve(stream, peer, context, tracker, deadline).await;
@@ -213,7 +231,7 @@ pub async fn chat<S>(
 {
     // From here on, a shutdown waits for this connection's closing handshake.
     let _live = tracker.enter();
-    let (membership, queue) = match context.hub.join(peer, version) {
+    let membership = match context.hub.join(peer, version) {
         Ok(joined) => joined,
         Err(_closing) => {
             let closing = async {
@@ -229,7 +247,7 @@ pub async fn chat<S>(
     };
     report::connected(peer, context.hub.clients(), version);
     let (write, read) = ws.split();
-    let ended = drive(read, write, queue, &membership, context).await;
+    let ended = drive(read, write, &membership, context).await;
     // Free the place before the client count drops, so that a client who
     // sees the count drop finds the place free.
     drop(slot);
@@ -259,13 +277,12 @@ enum Written {
 async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     mut read: ReadHalf<S>,
     mut write: WriteHalf<S>,
-    mut queue: Queue,
     membership: &Membership,
     context: &Context,
 ) -> Ended {
     let mailbox = membership.mailbox();
     let reader = read_loop(&mut read, membership, &context.hub);
-    let writer = write_loop(&mut write, &mut queue, mailbox, context.close_timeout);
+    let writer = write_loop(&mut write, mailbox, context.close_timeout);
     tokio::pin!(reader, writer);
     tokio::select! {
         // The peer closed or vanished: whatever the writer was doing is moot.
@@ -326,20 +343,11 @@ async fn read_loop<S: AsyncRead + AsyncWrite + Unpin>(
 
 async fn write_loop<S: AsyncRead + AsyncWrite + Unpin>(
     write: &mut WriteHalf<S>,
-    queue: &mut Queue,
     mailbox: &Mailbox,
     close_timeout: Duration,
 ) -> Written {
-    loop {
-        let prepared = tokio::select! {
-            biased;
-            () = mailbox.stopped() => break,
-            next = queue.recv() => match next {
-                Some(prepared) => prepared,
-                // The hub let go of this client; it said why in the mailbox.
-                None => break,
-            },
-        };
+    // `None`: the connection is to stop; the mailbox says why.
+    while let Some(prepared) = mailbox.next().await {
         let len = prepared.frame().len();
         let sent = tokio::select! {
             biased;
