@@ -15,6 +15,10 @@ pub const OP_TEXT: u8 = 0x1;
 pub const OP_BINARY: u8 = 0x2;
 /// Close frame.
 pub const OP_CLOSE: u8 = 0x8;
+/// Ping frame.
+pub const OP_PING: u8 = 0x9;
+/// Pong frame.
+pub const OP_PONG: u8 = 0xA;
 
 /// Encodes one final, masked client frame.
 ///
@@ -69,8 +73,9 @@ enum State {
 
 /// Incremental decoder of server-to-client frames.
 ///
-/// Pings and pongs are skipped (echo servers do not send them unprompted), a
-/// close frame becomes [`Error::Closed`] with its code and reason.
+/// Pings and pongs are skipped (echo servers do not send them unprompted),
+/// unless the decoder [answers pings](Decoder::answering_pings); a close
+/// frame becomes [`Error::Closed`] with its code and reason.
 #[derive(Debug)]
 pub struct Decoder {
     state: State,
@@ -82,6 +87,8 @@ pub struct Decoder {
     message: Option<(u8, u64, bool)>,
     /// permessage-deflate was negotiated: RSV1 may mark a message.
     deflate: bool,
+    /// Pong frames owed for the pings received, when answering them.
+    pongs: Option<Vec<u8>>,
 }
 
 impl Default for Decoder {
@@ -93,6 +100,7 @@ impl Default for Decoder {
             control: Vec::new(),
             message: None,
             deflate: false,
+            pongs: None,
         }
     }
 }
@@ -104,6 +112,21 @@ impl Decoder {
             deflate: true,
             ..Decoder::default()
         }
+    }
+
+    /// A decoder that collects a pong for every ping, for connections held
+    /// longer than a server's keepalive (a server drops a client that does
+    /// not answer): send [`take_pongs`](Self::take_pongs) after decoding.
+    pub fn answering_pings() -> Self {
+        Decoder {
+            pongs: Some(Vec::new()),
+            ..Decoder::default()
+        }
+    }
+
+    /// The pong frames owed so far (empty if none, or not answering pings).
+    pub fn take_pongs(&mut self) -> Vec<u8> {
+        self.pongs.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Whether the message being received is compressed.
@@ -165,6 +188,9 @@ impl Decoder {
                     self.state = State::Header;
                     if opcode == OP_CLOSE {
                         return Err(Error::Closed(describe_close(&self.control)));
+                    }
+                    if let (OP_PING, Some(pongs)) = (opcode, self.pongs.as_mut()) {
+                        pongs.extend(encode_client_frame(OP_PONG, &self.control, [0; 4]));
                     }
                 }
             }

@@ -1,7 +1,7 @@
 //! The idle mode: what each open but silent connection costs the server in
 //! resident memory, read from `/proc/PID/status` around opening them.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::handshake;
 use crate::record::IdleResult;
@@ -30,6 +30,7 @@ pub async fn run(
         return Err(Error::Usage("--idle needs at least 1 connection".into()));
     }
     let before = rss_kib(pid)?;
+    let started = Instant::now();
     let mut open = Vec::with_capacity(conns);
     for i in 0..conns {
         // Sequential on purpose: it never overflows the listen backlog, and
@@ -47,6 +48,7 @@ pub async fn run(
             stream
         });
     }
+    let opening = started.elapsed();
     tokio::time::sleep(SETTLE).await;
     let after = rss_kib(pid)?;
     drop(open);
@@ -55,6 +57,7 @@ pub async fn run(
         rss_before_kib: before,
         rss_after_kib: after,
         kib_per_conn: (after as f64 - before as f64) / conns as f64,
+        handshakes_per_sec: conns as f64 / opening.as_secs_f64(),
     })
 }
 

@@ -28,6 +28,7 @@ pub mod payload;
 pub mod record;
 pub mod report;
 pub mod section;
+pub mod spread;
 pub mod stream;
 pub mod svg;
 pub mod target;

@@ -98,6 +98,10 @@ pub struct IdleResult {
     pub rss_after_kib: u64,
     /// The difference divided by the number of connections, KiB.
     pub kib_per_conn: f64,
+    /// Connections opened per second, one after the other (TCP connect and
+    /// the opening handshake).
+    #[serde(default)]
+    pub handshakes_per_sec: f64,
 }
 
 /// Time for one message to reach every receiver.
@@ -160,8 +164,9 @@ impl fmt::Display for Record {
             }
             Record::Idle(r) => write!(
                 f,
-                "{} idle connections: server RSS {} KiB -> {} KiB, {:.2} KiB per connection",
-                r.conns, r.rss_before_kib, r.rss_after_kib, r.kib_per_conn
+                "{} idle connections: server RSS {} KiB -> {} KiB, {:.2} KiB per connection; \
+                 opened at {:.0} handshakes/s",
+                r.conns, r.rss_before_kib, r.rss_after_kib, r.kib_per_conn, r.handshakes_per_sec
             ),
             Record::Fanout(r) => write!(
                 f,

@@ -2,11 +2,12 @@
 //! `wss://` targets, with the TLS handshake done before anything is timed.
 
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
@@ -22,13 +23,31 @@ pub enum Stream {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+/// Connects to `authority` from the local address `ip` (any port).
+async fn connect_from(ip: IpAddr, authority: &str) -> io::Result<TcpStream> {
+    let addr = tokio::net::lookup_host(authority)
+        .await?
+        .find(|addr| addr.is_ipv4() == ip.is_ipv4())
+        .ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "no address of the bind's family")
+        })?;
+    let socket = match ip {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(ip, 0))?;
+    socket.connect(addr).await
+}
+
 /// Opens a TCP connection with Nagle's algorithm off, so that every frame
 /// leaves at once and latencies measure the server, not delayed ACKs; then,
 /// for a TLS target, completes the TLS handshake.
 pub async fn connect(target: &Target) -> Result<Stream, Error> {
-    let tcp = TcpStream::connect(&target.authority)
-        .await
-        .map_err(Error::io(format!("connecting to {}", target.authority)))?;
+    let tcp = match target.bind {
+        None => TcpStream::connect(&target.authority).await,
+        Some(ip) => connect_from(ip, &target.authority).await,
+    }
+    .map_err(Error::io(format!("connecting to {}", target.authority)))?;
     tcp.set_nodelay(true)
         .map_err(Error::io("setting TCP_NODELAY"))?;
     let Some(tls) = &target.tls else {

@@ -1,5 +1,6 @@
 //! Where to connect: a `ws://` or `wss://` URL, or a bare `host:port`.
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,6 +19,10 @@ pub struct Target {
     pub path: String,
     /// For `wss://`: how to make the TLS connection.
     pub tls: Option<Tls>,
+    /// The local address to connect from (`--bind`): loopback aliases
+    /// such as 127.0.0.2 give each their own ephemeral ports, for more
+    /// connections than one source address has ports.
+    pub bind: Option<IpAddr>,
 }
 
 /// The TLS side of a `wss://` target.
@@ -85,6 +90,7 @@ impl Target {
             authority,
             path: path.to_string(),
             tls,
+            bind: None,
         })
     }
 
@@ -94,6 +100,7 @@ impl Target {
             authority: addr.to_string(),
             path: "/".to_string(),
             tls: None,
+            bind: None,
         }
     }
 }

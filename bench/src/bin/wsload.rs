@@ -2,6 +2,7 @@
 //! little as possible. See `wsload --help` and `bench/run.sh`.
 
 use std::error::Error as StdError;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,13 +13,15 @@ use rusty_socket_bench::load::LoadConfig;
 use rusty_socket_bench::payload::Kind;
 use rusty_socket_bench::record::Record;
 use rusty_socket_bench::target::Target;
-use rusty_socket_bench::{check, fanout, idle, load, Error};
+use rusty_socket_bench::{check, fanout, idle, load, spread, Error};
 
 /// WebSocket (or plain TCP) echo load generator.
 ///
 /// Modes: the default load run; `--check` (one echo per boundary size, exit
 /// status 1 on any mismatch); `--idle N --pid P` (server RSS per idle
-/// connection); `--fanout N` (broadcast latency to N receivers).
+/// connection); `--fanout N` (broadcast latency to N receivers);
+/// `--spread-receive N` and `--spread-send` (a broadcast's latency to
+/// receivers in several processes, on several servers).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -82,9 +85,32 @@ struct Args {
     /// Broadcast latency: this many receivers, one sender.
     #[arg(long, group = "mode", value_name = "N", conflicts_with = "raw")]
     fanout: Option<usize>,
-    /// Messages to broadcast, for --fanout.
+    /// Messages to broadcast, for --fanout, --spread-receive and --spread-send.
     #[arg(long, default_value_t = 100)]
     messages: usize,
+    /// Fan-out across processes, receiving side: hold N connections spread
+    /// over the --node URLs and --bind addresses, print `ready N`, then one
+    /// JSON line: how many got each of --messages and when the last did.
+    #[arg(long, group = "mode", value_name = "N")]
+    spread_receive: Option<usize>,
+    /// Fan-out across processes, sending side: send --messages marked
+    /// messages to the first --node, --interval apart.
+    #[arg(long, group = "mode")]
+    spread_send: bool,
+    /// A server URL for --spread-receive (repeat: connections go round
+    /// robin) and --spread-send (the first). Default: --url.
+    #[arg(long = "node", value_name = "URL")]
+    nodes: Vec<String>,
+    /// Local addresses to connect from, round robin (e.g. 127.0.0.2): each
+    /// has its own ephemeral ports.
+    #[arg(long = "bind", value_name = "IP")]
+    binds: Vec<IpAddr>,
+    /// Seconds between the messages of --spread-send.
+    #[arg(long, default_value_t = 2.0)]
+    interval: f64,
+    /// Seconds --spread-receive waits for the messages after `ready`.
+    #[arg(long, default_value_t = 120.0)]
+    timeout: f64,
 }
 
 fn seconds(flag: &str, value: f64) -> Result<Duration, Error> {
@@ -100,6 +126,9 @@ async fn run(args: Args) -> Result<ExitCode, Box<dyn StdError>> {
     let deflate = args.deflate.then_some(DeflateOffer {
         level: args.deflate_level,
     });
+    if args.spread_receive.is_some() || args.spread_send {
+        return spread(&args).await;
+    }
     let record = if args.check {
         let summary = check::run(&target, deflate).await?;
         println!(
@@ -142,6 +171,35 @@ async fn run(args: Args) -> Result<ExitCode, Box<dyn StdError>> {
         println!("{}", serde_json::to_string(&record)?);
     } else {
         println!("{record}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The cross-process fan-out modes (see `rusty_socket_bench::spread`).
+async fn spread(args: &Args) -> Result<ExitCode, Box<dyn StdError>> {
+    let urls = match args.nodes.is_empty() {
+        true => vec![args.url.clone()],
+        false => args.nodes.clone(),
+    };
+    let mut targets = Vec::new();
+    for url in &urls {
+        let target = Target::from_url(url, args.ca.as_deref())?;
+        match args.binds.is_empty() {
+            true => targets.push(target),
+            false => targets.extend(args.binds.iter().map(|ip| Target {
+                bind: Some(*ip),
+                ..target.clone()
+            })),
+        }
+    }
+    let messages = args.messages as u64;
+    if let Some(receivers) = args.spread_receive {
+        let timeout = seconds("--timeout", args.timeout)?;
+        let result = spread::receive(&targets, receivers, messages, timeout).await?;
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        let interval = seconds("--interval", args.interval)?;
+        spread::send(&targets[0], messages, interval).await?;
     }
     Ok(ExitCode::SUCCESS)
 }
