@@ -107,6 +107,13 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// Connections the kernel queues for the server before it accepts
+    /// them: a burst of clients connecting at once (a reconnect storm)
+    /// beyond it sees its SYNs dropped and retries a second later. The
+    /// kernel caps it at net.core.somaxconn.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub backlog: u32,
+
     /// Join the other chat-server nodes subscribed to the same Redis
     /// channel (`redis://HOST:PORT/`): every message a client sends is
     /// published once, and each node broadcasts what the others publish to
@@ -154,6 +161,7 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// The TLS certificate and key, loaded: `Some` serves https and wss.
     pub tls: Option<Arc<ServerConfig>>,
+    pub backlog: u32,
     pub redis: Option<RelaySettings>,
 }
 
@@ -216,6 +224,7 @@ impl Settings {
             origins,
             shutdown_timeout: args.shutdown_timeout,
             tls,
+            backlog: args.backlog,
             redis,
         })
     }

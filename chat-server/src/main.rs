@@ -18,6 +18,7 @@
 mod cli;
 mod gate;
 mod hub;
+mod listen;
 mod origin;
 mod page;
 mod relay;

@@ -64,7 +64,7 @@ pub fn run(settings: Settings) -> Result<(), String> {
     let mut signals = signal_runtime
         .block_on(async { Signals::install() })
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
-    let listener = TcpListener::bind(settings.addr)
+    let listener = crate::listen::bind(settings.addr, settings.backlog)
         .map_err(|e| format!("cannot listen on {}: {e}", settings.addr))?;
     let local = listener
         .local_addr()

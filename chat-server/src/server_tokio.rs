@@ -60,8 +60,11 @@ pub fn run(settings: Settings) -> Result<(), String> {
 async fn serve(settings: Settings) -> Result<(), String> {
     let mut signals =
         Signals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
-    let listener = TcpListener::bind(settings.addr)
-        .await
+    let listener = crate::listen::bind(settings.addr, settings.backlog)
+        .and_then(|listener| {
+            listener.set_nonblocking(true)?;
+            TcpListener::from_std(listener)
+        })
         .map_err(|e| format!("cannot listen on {}: {e}", settings.addr))?;
     let local = listener
         .local_addr()

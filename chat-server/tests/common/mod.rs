@@ -39,7 +39,21 @@ impl Server {
     /// Starts the server with `args` (plus `--addr 127.0.0.1:0`) and waits
     /// for its "listening on ADDR" line.
     pub fn start(args: &[&str]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_chat-server"));
+        Server::start_under(&[], args)
+    }
+
+    /// Starts the server through `wrapper` (a command and its arguments,
+    /// such as `prlimit --nofile=64:64`), which runs the binary after them.
+    pub fn start_under(wrapper: &[&str], args: &[&str]) -> Server {
+        let binary = env!("CARGO_BIN_EXE_chat-server");
+        let mut command = match wrapper.split_first() {
+            Some((program, wrapper_args)) => {
+                let mut command = Command::new(program);
+                command.args(wrapper_args).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
         command
             .args(["--addr", "127.0.0.1:0"])
             .args(args)
