@@ -43,9 +43,12 @@ fn main() {
                 // TLS first (bounded), then the WebSocket on top of it.
                 let stream = tls::accept(tcp, config, Duration::from_secs(10))?;
                 let mut ws = accept(stream)?;
+                // `feed`, not `send`: `recv` writes out what is queued
+                // before it waits, so a burst of messages is answered in
+                // one TLS record and one write instead of one each.
                 while let Some(message) = ws.recv()? {
                     if let Message::Text(_) | Message::Binary(_) = message {
-                        ws.send(message)?;
+                        ws.feed(message)?;
                     }
                 }
                 Ok(())
