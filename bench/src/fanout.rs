@@ -221,7 +221,7 @@ async fn receive(mut stream: Stream, leftover: Vec<u8>, round: &Round) -> Result
 }
 
 /// Discards everything the server sends to the sender.
-async fn drain(mut rd: ReadHalf<Stream>) {
+pub(crate) async fn drain(mut rd: ReadHalf<Stream>) {
     let mut buf = vec![0u8; 16 * 1024];
     while matches!(rd.read(&mut buf).await, Ok(n) if n > 0) {}
 }

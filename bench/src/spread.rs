@@ -177,12 +177,9 @@ async fn listen(
 /// Sends `messages` marked messages to `target`, `interval` apart.
 pub async fn send(target: &Target, messages: u64, interval: Duration) -> Result<(), Error> {
     let (stream, _) = handshake::open(target, u64::MAX).await?;
-    let (mut rd, mut wr) = tokio::io::split(stream);
+    let (rd, mut wr) = tokio::io::split(stream);
     // The server broadcasts to the sender too: keep reading.
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 16 * 1024];
-        while matches!(rd.read(&mut buf).await, Ok(n) if n > 0) {}
-    });
+    tokio::spawn(crate::fanout::drain(rd));
     for seq in 1..=messages {
         let text = format!("wsload#{seq}#{}#", now_nanos());
         let frame = encode_client_frame(OP_TEXT, text.as_bytes(), MASK);

@@ -33,6 +33,7 @@
 //! either.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -241,6 +242,23 @@ impl Backoff {
     }
 }
 
+/// Runs one attempt to reach Redis, bounded by [`CONNECT_TIMEOUT`]; on
+/// failure logs `cannot WHAT` and waits the backoff's delay.
+async fn attempt<T>(
+    what: &str,
+    attempt: impl Future<Output = redis::RedisResult<T>>,
+    backoff: &mut Backoff,
+) -> Option<T> {
+    let why = match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+        Ok(Ok(done)) => return Some(done),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {CONNECT_TIMEOUT:?}"),
+    };
+    warn!(retry_in = ?backoff.delay(), "redis: cannot {what}: {why}");
+    backoff.wait().await;
+    None
+}
+
 /// Drains the outbox into the channel, in order, one connection at a time;
 /// a message whose publish failed is published again after the reconnect
 /// (with the same sequence number, so that nobody delivers it twice).
@@ -255,18 +273,9 @@ async fn publish(
     let mut in_hand: Option<(u64, Utf8Bytes)> = None;
     loop {
         let connecting = settings.client.get_multiplexed_async_connection();
-        let mut connection = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-            Ok(Ok(connection)) => connection,
-            Ok(Err(e)) => {
-                warn!(retry_in = ?backoff.delay(), "redis: cannot connect to publish: {e}");
-                backoff.wait().await;
-                continue;
-            }
-            Err(_) => {
-                warn!(retry_in = ?backoff.delay(), "redis: connecting to publish timed out");
-                backoff.wait().await;
-                continue;
-            }
+        let Some(mut connection) = attempt("connect to publish", connecting, &mut backoff).await
+        else {
+            continue;
         };
         info!("redis: connected for publishing");
         counters.publishing.store(true, Ordering::Relaxed);
@@ -325,18 +334,8 @@ async fn subscribe(
             pubsub.subscribe(&settings.channel).await?;
             Ok::<_, redis::RedisError>(pubsub)
         };
-        let mut pubsub = match tokio::time::timeout(CONNECT_TIMEOUT, subscribing).await {
-            Ok(Ok(pubsub)) => pubsub,
-            Ok(Err(e)) => {
-                warn!(retry_in = ?backoff.delay(), "redis: cannot subscribe: {e}");
-                backoff.wait().await;
-                continue;
-            }
-            Err(_) => {
-                warn!(retry_in = ?backoff.delay(), "redis: subscribing timed out");
-                backoff.wait().await;
-                continue;
-            }
+        let Some(mut pubsub) = attempt("subscribe", subscribing, &mut backoff).await else {
+            continue;
         };
         info!(channel = %settings.channel, "redis: subscribed");
         counters.subscribed.store(true, Ordering::Relaxed);
