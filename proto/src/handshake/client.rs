@@ -192,14 +192,16 @@ impl ClientRequest {
         let headers = request.headers_mut();
         headers.insert("sec-websocket-version", HeaderValue::from_static("13"));
         // Tokens (checked by `protocol`) and our own offer: valid values.
-        if let Ok(value) = HeaderValue::try_from(self.protocols.join(", ")) {
-            if !self.protocols.is_empty() {
-                headers.insert("sec-websocket-protocol", value);
-            }
-        }
-        if let Ok(value) = HeaderValue::try_from(extensions.as_str()) {
-            if !extensions.is_empty() {
-                headers.insert("sec-websocket-extensions", value);
+        let offers = [
+            ("sec-websocket-protocol", self.protocols.join(", ")),
+            ("sec-websocket-extensions", extensions.clone()),
+        ];
+        for (name, offer) in offers {
+            match HeaderValue::try_from(offer) {
+                Ok(value) if !value.is_empty() => {
+                    headers.insert(name, value);
+                }
+                _ => {}
             }
         }
         for (name, value) in &self.headers {
