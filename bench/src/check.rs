@@ -5,7 +5,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::deflate::{self, DeflateOffer};
 use crate::echo::EchoReader;
@@ -13,7 +13,7 @@ use crate::frame::encode_client_frame;
 use crate::handshake;
 use crate::load::MASK;
 use crate::payload::{self, Kind};
-use crate::stream::Stream;
+use crate::stream::{self, Stream};
 use crate::target::Target;
 use crate::Error;
 
@@ -155,13 +155,7 @@ async fn exchange(
         let mut completed = echoes.consume(leftover)?;
         let mut buf = vec![0u8; 64 * 1024];
         while completed == 0 {
-            let n = rd
-                .read(&mut buf)
-                .await
-                .map_err(Error::io("reading the echo"))?;
-            if n == 0 {
-                return Err(Error::Closed("end of stream before the echo".into()));
-            }
+            let n = stream::read_some(&mut rd, &mut buf, "reading the echo").await?;
             completed = echoes.consume(&buf[..n])?;
         }
         if completed > 1 {

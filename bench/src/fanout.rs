@@ -18,7 +18,7 @@ use crate::frame::{encode_client_frame, Decoder, Item, OP_TEXT};
 use crate::handshake;
 use crate::load::MASK;
 use crate::record::FanoutResult;
-use crate::stream::Stream;
+use crate::stream::{read_some, Stream};
 use crate::target::Target;
 use crate::Error;
 
@@ -209,13 +209,7 @@ async fn receive(mut stream: Stream, leftover: Vec<u8>, round: &Round) -> Result
     receiver.feed(&leftover, round)?;
     let mut buf = vec![0u8; 16 * 1024];
     loop {
-        let n = stream
-            .read(&mut buf)
-            .await
-            .map_err(Error::io("reading as a receiver"))?;
-        if n == 0 {
-            return Err(Error::Closed("a receiver's connection ended".into()));
-        }
+        let n = read_some(&mut stream, &mut buf, "reading as a receiver").await?;
         receiver.feed(&buf[..n], round)?;
     }
 }

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio::task::LocalSet;
 
@@ -392,13 +392,7 @@ impl Connection {
                 if shared.phase.get() == Phase::Stop {
                     return Ok::<_, Error>(());
                 }
-                let n = rd
-                    .read(&mut buf)
-                    .await
-                    .map_err(Error::io("reading from the server"))?;
-                if n == 0 {
-                    return Err(Error::Closed("end of stream during the run".into()));
-                }
+                let n = stream::read_some(&mut rd, &mut buf, "reading from the server").await?;
                 let compressed_before = echoes.compressed_echoes();
                 completed = echoes.consume(&buf[..n])?;
                 if shared.phase.get() == Phase::Measure {

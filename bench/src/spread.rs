@@ -19,13 +19,13 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::task::LocalSet;
 
 use crate::frame::{encode_client_frame, Decoder, Item, OP_TEXT};
 use crate::handshake;
 use crate::load::MASK;
-use crate::stream::Stream;
+use crate::stream::{read_some, Stream};
 use crate::target::Target;
 use crate::Error;
 
@@ -162,13 +162,7 @@ async fn listen(
                 .await
                 .map_err(Error::io("answering a ping"))?;
         }
-        let n = stream
-            .read(&mut buf)
-            .await
-            .map_err(Error::io("reading as a receiver"))?;
-        if n == 0 {
-            return Err(Error::Closed("a receiver's connection ended".into()));
-        }
+        let n = read_some(&mut stream, &mut buf, "reading as a receiver").await?;
         input.clear();
         input.extend_from_slice(&buf[..n]);
     }

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -21,6 +21,20 @@ pub enum Stream {
     Tcp(TcpStream),
     /// `wss://` (or a raw TLS echo).
     Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// Reads what has arrived into `buf` and returns how much; an I/O error or
+/// the end of the stream is an error saying that it came while `what`.
+pub async fn read_some<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut [u8],
+    what: &'static str,
+) -> Result<usize, Error> {
+    let n = rd.read(buf).await.map_err(Error::io(what))?;
+    if n == 0 {
+        return Err(Error::Closed(format!("end of stream while {what}")));
+    }
+    Ok(n)
 }
 
 /// Connects to `authority` from the local address `ip` (any port).
