@@ -74,15 +74,22 @@ fn refused_text_fragment_keeps_the_utf8_state() {
 }
 
 /// A server that agreed `client_max_window_bits=9` with a client that sends
-/// `message`, a masked binary frame with RSV1 whose payload `compressed`
-/// arrives in reads of `read` bytes: the close code it fails with, or
-/// `None` when the message is delivered.
+/// a masked binary frame with RSV1 whose payload `compressed` arrives in
+/// reads of `read` bytes: the close code it fails with, or `None` when the
+/// message is delivered.
 #[cfg(feature = "deflate")]
 fn window_9_verdict(compressed: &[u8], read: usize) -> Option<u16> {
+    deflate_verdict(compressed, read, Config::default().max_message_size)
+}
+
+/// As [`window_9_verdict`], with messages limited to `limit` bytes.
+#[cfg(feature = "deflate")]
+fn deflate_verdict(compressed: &[u8], read: usize, limit: usize) -> Option<u16> {
     use rusty_socket_proto::{Accept, CloseReason, Event};
     let now = Instant::now();
     let mut config = Config::default();
     config.deflate.remote_max_window_bits = 9;
+    config.max_message_size = limit;
     let mut conn = Connection::server(config, now).unwrap();
     conn.handle_read(
         now,
@@ -146,4 +153,40 @@ fn data_past_a_small_window_gets_the_same_verdict_however_it_is_read() {
     let bytewise = window_9_verdict(&compressed, 1);
     assert_eq!(bytewise, None, "delivered, read byte by byte");
     assert_eq!(whole, bytewise, "the same bytes in one read");
+}
+
+/// Found by `inflate`: a message whose output passes the limit and whose
+/// data is invalid a few bytes later was refused with 1007 when both came
+/// in one read, and 1009 when read a byte at a time. zlib reads the next
+/// block's header even with the output full, so the one call that filled
+/// the output also reported the bad header, and the error won. Fixed: output
+/// past the limit is checked first, since it came first.
+#[cfg(feature = "deflate")]
+#[test]
+fn output_past_the_limit_then_invalid_data_is_1009_however_it_is_read() {
+    use flate2::{Compress, Compression, FlushCompress};
+    const LIMIT: usize = 100;
+    // LIMIT + 1 bytes in a Huffman block (a stored one is copied without
+    // reading past its end), then the sync flush's empty stored block with
+    // its length check (NLEN = !LEN) broken.
+    let text: Vec<u8> = b"the limit came first; "
+        .iter()
+        .cycle()
+        .take(LIMIT + 1)
+        .copied()
+        .collect();
+    let mut compressed = Vec::with_capacity(4 * LIMIT);
+    Compress::new(Compression::fast(), false)
+        .compress_vec(&text, &mut compressed, FlushCompress::Sync)
+        .unwrap();
+    assert!(compressed.ends_with(&[0x00, 0x00, 0xff, 0xff]));
+    let at = compressed.len() - 4;
+    compressed[at..].copy_from_slice(&[0x01, 0x00, 0x01, 0x00]);
+    for read in [1, 7, 200] {
+        assert_eq!(
+            deflate_verdict(&compressed, read, LIMIT),
+            Some(1009),
+            "reads of {read} bytes"
+        );
+    }
 }

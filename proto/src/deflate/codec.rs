@@ -291,12 +291,14 @@ impl Decompressor {
             let spare = out.capacity() - out.len();
             let before = engine.total_in();
             let produced_before = out.len();
-            let status = engine
-                .decompress_vec(&input[consumed..], out, FlushDecompress::Sync)
-                .map_err(|_| InflateError::Corrupt)?;
+            let status = engine.decompress_vec(&input[consumed..], out, FlushDecompress::Sync);
+            // Output past the limit came before whatever zlib found wrong
+            // after it in the same call (it reads block headers even with
+            // the output full): the message was too large first.
             if out.len() > limit {
                 return Err(InflateError::TooLarge);
             }
+            let status = status.map_err(|_| InflateError::Corrupt)?;
             consumed += (engine.total_in() - before) as usize;
             let filled = out.len() - produced_before == spare;
             match status {
