@@ -27,6 +27,9 @@ use crate::frame::{write_frame, FrameHeader, MAX_HEADER_LEN};
 /// queued by reference. Copying is cheaper than an extra iovec below it.
 const COPY_THRESHOLD: usize = 4096;
 
+/// The first allocation of the buffer that small frames are copied into.
+const FIRST_TAIL: usize = 512;
+
 /// A stretch of queued bytes that ends at a frame boundary.
 #[derive(Debug, Default)]
 struct Chunk {
@@ -115,6 +118,13 @@ impl Outgoing {
     ) {
         let before = self.tail.len();
         if header.mask.is_some() || payload.len() <= COPY_THRESHOLD {
+            if self.tail.capacity() == 0 {
+                // A burst of small frames (echoes, chat lines) would grow
+                // an empty buffer five times on its way to a few hundred
+                // bytes; start it at that size instead.
+                self.tail
+                    .reserve(FIRST_TAIL.max(MAX_HEADER_LEN + payload.len()));
+            }
             write_frame(&mut self.tail, header, payload);
             self.len += self.tail.len() - before;
             return;
