@@ -68,14 +68,10 @@ pub fn decide(
     }
     let Some(slot) = hub.reserve() else {
         warn!(%peer, "refused: --max-connections reached (503)");
-        let busy = Reject::with_body(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many clients connected; try again later.\n",
-        )
-        .header(RETRY_AFTER, HeaderValue::from_static("5"))
-        .expect("Retry-After is not a reserved header");
         return Decision {
-            answer: Err(busy),
+            answer: Err(try_again_later(
+                "Too many clients connected; try again later.\n",
+            )),
             slot: None,
         };
     };
@@ -95,6 +91,13 @@ fn host(request: &Request) -> Option<&str> {
             .authority()
             .map(|authority| authority.as_str())
     })
+}
+
+/// A `503` for a server that cannot take a client now but soon may.
+pub fn try_again_later(body: &'static str) -> Reject {
+    Reject::with_body(StatusCode::SERVICE_UNAVAILABLE, body)
+        .header(RETRY_AFTER, HeaderValue::from_static("5"))
+        .expect("Retry-After is not a reserved header")
 }
 
 #[cfg(test)]

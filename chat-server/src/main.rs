@@ -17,6 +17,7 @@
 
 mod cli;
 mod gate;
+mod handles;
 mod hub;
 mod listen;
 mod origin;

@@ -32,6 +32,7 @@ use rusty_socket_std::{accept_with, Error, ReadHalf, TlsError, Transport, TryClo
 use tracing::{debug, info, warn};
 
 use crate::cli::Settings;
+use crate::handles::{self, Reserved};
 use crate::hub::{Hub, Mailbox, Membership, Stop};
 use crate::report::{self, Ended};
 use crate::shutdown::{Signals, Tracker};
@@ -228,7 +229,14 @@ fn serve<S>(
     S: Transport + TryClone + Send + 'static,
 {
     let mut slot = None;
+    let (stream, reserved) = Reserved::new(stream, handles::FOR_SPLIT);
     let accepted = accept_with(stream, config, |request| {
+        if let (Err(e), true) = (&reserved, request.is_websocket()) {
+            warn!(%peer, "refused: cannot set up the connection: {e} (503)");
+            return Err(gate::try_again_later(
+                "The server is out of resources; try again later.\n",
+            ));
+        }
         let decision = gate::decide(request, peer, &context.hub, &context.origins);
         slot = decision.slot;
         decision.answer
