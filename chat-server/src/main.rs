@@ -117,7 +117,13 @@ fn main() -> ExitCode {
             .error(clap::error::ErrorKind::ValueValidation, e)
             .exit(),
     };
-    raise_open_file_limit(settings.max_connections);
+    // A std client holds its socket, a handle for the write timeout and
+    // the split's (see `handles`).
+    let per_client = match settings.runtime {
+        Runtime::Tokio => 1,
+        Runtime::Std => 2 + handles::FOR_SPLIT,
+    };
+    raise_open_file_limit(settings.max_connections * per_client);
     let result = match settings.runtime {
         Runtime::Tokio => server_tokio::run(settings),
         Runtime::Std => server_std::run(settings),
@@ -141,14 +147,14 @@ fn init_logging() {
         .init();
 }
 
-/// Every client is a file descriptor, and the usual soft limit (1024) is
-/// far below `--max-connections`: raise it to the hard limit, which needs
-/// no privilege.
-fn raise_open_file_limit(max_connections: usize) {
+/// Every client takes file descriptors (`descriptors` for
+/// `--max-connections` of them), and the usual soft limit (1024) is far
+/// below that: raise it to the hard limit, which needs no privilege.
+fn raise_open_file_limit(descriptors: usize) {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => {
             // A few descriptors for the listener, logs, the runtime.
-            let wanted = max_connections as u64 + 64;
+            let wanted = descriptors as u64 + 64;
             if limit < wanted {
                 warn!(
                     limit,
