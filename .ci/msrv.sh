@@ -4,8 +4,10 @@
 #
 # 1. No package the published crates depend on (normal and build
 #    dependencies, every feature on, as resolved in Cargo.lock) declares a
-#    `rust-version` newer than ours (a fast, offline check that names the
-#    culprit).
+#    `rust-version` newer than ours (a fast check that names the culprit).
+#    Not `--offline`: `cargo metadata` reads the manifest of every locked
+#    package, other platforms' too (e.g. anstyle-wincon), which a fresh
+#    cargo home has not downloaded.
 # 2. The published crates, every feature on, `cargo check` with exactly that
 #    toolchain, against the committed Cargo.lock. rustup installs it if it is
 #    missing (a download from static.rust-lang.org, once).
@@ -25,7 +27,7 @@ print(found.pop())
 ' "${published[@]}")
 echo "rust-version of the published crates: $msrv"
 
-cargo metadata --format-version 1 --all-features --locked --offline | python3 -c '
+cargo metadata --format-version 1 --all-features --locked | python3 -c '
 import json, sys
 meta = json.load(sys.stdin)
 msrv, published = sys.argv[1], set(sys.argv[2:])
