@@ -223,6 +223,11 @@ impl Receiver {
         role: Role,
         config: &Config,
     ) -> Result<Option<Received>, ProtocolError> {
+        if self.frame.is_none() && self.message.is_none() && !config.streaming {
+            if let Some(message) = self.whole_small_message(role, config)? {
+                return Ok(Some(Received::Message(message)));
+            }
+        }
         loop {
             let mut frame = match self.frame.take() {
                 Some(frame) => frame,
@@ -270,6 +275,48 @@ impl Receiver {
         }
     }
 
+    /// The common case in one step: a small text or binary message in a
+    /// single uncompressed frame that is whole in the buffer. It follows the
+    /// same rules as the general path below (the property tests compare the
+    /// two over every split of the input) without its per-frame state: one
+    /// UTF-8 pass instead of two for a text, and header and payload leave the
+    /// buffer together. `Ok(None)` leaves the frame to the general path.
+    fn whole_small_message(
+        &mut self,
+        role: Role,
+        config: &Config,
+    ) -> Result<Option<Message>, ProtocolError> {
+        let Decoded::Complete(header, head_len) = FrameHeader::decode(&self.buf)? else {
+            return Ok(None);
+        };
+        if !header.fin
+            || header.rsv != 0
+            || !matches!(header.opcode, OpCode::Text | OpCode::Binary)
+            || header.payload_len > COPY_OUT_MAX as u64
+        {
+            return Ok(None);
+        }
+        let end = head_len + header.payload_len as usize;
+        if self.buf.len() < end {
+            return Ok(None);
+        }
+        check_frame(&header, role, config)?;
+        check_message_len(header.payload_len, config)?;
+        let payload = &mut self.buf[head_len..end];
+        if let Some(key) = header.mask {
+            apply_mask(payload, key, 0);
+        }
+        let message = if header.opcode == OpCode::Text {
+            let text =
+                simdutf8::basic::from_utf8(payload).map_err(|_| ProtocolError::InvalidUtf8)?;
+            Message::Text(Utf8Bytes::from(text))
+        } else {
+            Message::Binary(Bytes::copy_from_slice(payload))
+        };
+        self.advance(end);
+        Ok(Some(message))
+    }
+
     /// Unmasks (and for text, validates) the payload bytes of `frame` that
     /// arrived since the last call.
     fn process_payload(&mut self, frame: &mut InFrame) -> Result<(), ProtocolError> {
@@ -312,17 +359,7 @@ impl Receiver {
         if header.rsv & !RSV1 != 0 || (compressed && !self.may_compress(header.opcode)) {
             return Err(ProtocolError::ReservedBits(header.rsv));
         }
-        match (role, header.mask) {
-            (Role::Server, None) => return Err(ProtocolError::UnmaskedFrame),
-            (Role::Client, Some(_)) => return Err(ProtocolError::MaskedFrame),
-            _ => {}
-        }
-        if header.payload_len > config.max_frame_size as u64 {
-            return Err(ProtocolError::FrameTooLarge {
-                len: header.payload_len,
-                max: config.max_frame_size,
-            });
-        }
+        check_frame(header, role, config)?;
         let kind = match header.opcode {
             OpCode::Text => MessageKind::Text,
             OpCode::Binary => MessageKind::Binary,
@@ -542,6 +579,23 @@ impl Receiver {
             self.buf.split_to(n).freeze()
         }
     }
+}
+
+/// The rules every frame follows whatever it carries: masked by a client
+/// only (RFC 6455 section 5.1), and within the configured frame size.
+fn check_frame(header: &FrameHeader, role: Role, config: &Config) -> Result<(), ProtocolError> {
+    match (role, header.mask) {
+        (Role::Server, None) => return Err(ProtocolError::UnmaskedFrame),
+        (Role::Client, Some(_)) => return Err(ProtocolError::MaskedFrame),
+        _ => {}
+    }
+    if header.payload_len > config.max_frame_size as u64 {
+        return Err(ProtocolError::FrameTooLarge {
+            len: header.payload_len,
+            max: config.max_frame_size,
+        });
+    }
+    Ok(())
 }
 
 fn check_message_len(len: u64, config: &Config) -> Result<(), ProtocolError> {

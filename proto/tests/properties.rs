@@ -84,6 +84,57 @@ fn transmitted(connection: &mut Connection, now: Instant) -> Vec<u8> {
         .collect()
 }
 
+/// One frame as a peer might write it, valid or not: any opcode (reserved
+/// ones too), any RSV bits, masked or not, and a payload that is UTF-8 text
+/// (sometimes with a byte broken) or arbitrary bytes.
+fn raw_frame() -> impl Strategy<Value = Vec<u8>> {
+    let payload = prop_oneof![
+        3 => "\\PC{0,30}".prop_map(String::into_bytes),
+        1 => ("\\PC{1,30}", any::<prop::sample::Index>(), any::<u8>()).prop_map(|(text, at, byte)| {
+            let mut bytes = text.into_bytes();
+            let at = at.index(bytes.len());
+            bytes[at] = byte;
+            bytes
+        }),
+        2 => prop::collection::vec(any::<u8>(), 0..200),
+    ];
+    let opcode = prop_oneof![4 => 0u8..3, 1 => 3u8..16];
+    (
+        any::<bool>(),
+        prop_oneof![5 => Just(0u8), 1 => 0u8..8],
+        opcode,
+        prop::option::of(any::<[u8; 4]>()),
+        payload,
+    )
+        .prop_map(|(fin, rsv, opcode, mask, mut payload)| {
+            let mut frame = vec![u8::from(fin) << 7 | rsv << 4 | opcode];
+            let len = payload.len();
+            let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+            if len < 126 {
+                frame.push(mask_bit | len as u8);
+            } else {
+                frame.push(mask_bit | 126);
+                frame.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            if let Some(key) = mask {
+                frame.extend_from_slice(&key);
+                for (i, byte) in payload.iter_mut().enumerate() {
+                    *byte ^= key[i % 4];
+                }
+            }
+            frame.extend_from_slice(&payload);
+            frame
+        })
+}
+
+/// The handshake head a peer in `sender`'s role sends before its frames.
+fn handshake_head(sender: Role, now: Instant) -> Vec<u8> {
+    let mut stream = stream_for(sender, &[], &None, now);
+    let end = stream.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    stream.truncate(end);
+    stream
+}
+
 /// The bytes `sender` writes for the ops, after a real handshake: returns the
 /// whole stream its peer reads (handshake head included), and the seed the
 /// receiving side must use to reproduce its half of the handshake.
@@ -150,15 +201,21 @@ fn receive(
         let (chunk, tail) = rest.split_at((*size).clamp(1, rest.len()));
         rest = tail;
         connection.handle_read(now, chunk);
+        // Until nothing is left to write or to take: a failure found while
+        // polling queues a close frame, and `Closed` follows once it is out.
         loop {
-            output.extend(transmitted(&mut connection, now));
-            let Some(event) = connection.poll_event() else {
+            let event = connection.poll_event();
+            let written = transmitted(&mut connection, now);
+            if written.is_empty() && event.is_none() {
                 break;
-            };
-            if let Event::Request(_) = event {
-                connection.accept(now, Accept::default()).unwrap();
             }
-            events.push(format!("{event:?}"));
+            output.extend(written);
+            if let Some(event) = event {
+                if let Event::Request(_) = event {
+                    connection.accept(now, Accept::default()).unwrap();
+                }
+                events.push(format!("{event:?}"));
+            }
         }
     }
     (events, output)
@@ -219,6 +276,30 @@ proptest! {
         }
         let received: Vec<String> = whole.0.iter().filter(|e| e.starts_with("Message(")).cloned().collect();
         prop_assert_eq!(received, expected_messages(&ops, &close));
+    }
+
+    /// Property (a) on hostile input: frames breaking any rule (reserved
+    /// opcodes and bits, wrong masking, fragments out of order, broken
+    /// UTF-8, frames and messages over the limits) give the same events,
+    /// close code included, and the same output whole, split or byte by
+    /// byte, whether a frame is whole in one read or not.
+    #[test]
+    fn hostile_frames_give_the_same_events_in_any_split(
+        sender_is_client in any::<bool>(),
+        frames in prop::collection::vec(raw_frame(), 1..10),
+        chunks in prop::collection::vec(1usize..40, 1..8),
+    ) {
+        let now = Instant::now();
+        let (sender, receiver) = if sender_is_client { (Role::Client, Role::Server) } else { (Role::Server, Role::Client) };
+        let stream = [handshake_head(sender, now), frames.concat()].concat();
+        let mut config = Config::default();
+        config.max_frame_size = 150;
+        config.max_message_size = 250;
+        let whole = receive(receiver, &stream, &[usize::MAX], config.clone(), now);
+        let split = receive(receiver, &stream, &chunks, config.clone(), now);
+        prop_assert_eq!(&whole, &split);
+        let bytewise = receive(receiver, &stream, &[1], config, now);
+        prop_assert_eq!(&whole, &bytewise);
     }
 
     /// With streaming on, the fragments of each message concatenate to the
