@@ -9,8 +9,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use proptest::prelude::*;
 use rusty_socket_proto::{
-    Accept, ClientRequest, CloseCode, CloseFrame, Config, Connection, Decoded, Event, FrameHeader,
-    Message, MessageKind, OpCode, Role,
+    apply_mask, Accept, ClientRequest, CloseCode, CloseFrame, Config, Connection, Decoded, Event,
+    FrameHeader, Message, MessageKind, OpCode, Role,
 };
 
 /// Something the sending side does.
@@ -118,9 +118,7 @@ fn raw_frame() -> impl Strategy<Value = Vec<u8>> {
             }
             if let Some(key) = mask {
                 frame.extend_from_slice(&key);
-                for (i, byte) in payload.iter_mut().enumerate() {
-                    *byte ^= key[i % 4];
-                }
+                apply_mask(&mut payload, key, 0);
             }
             frame.extend_from_slice(&payload);
             frame
