@@ -85,9 +85,17 @@ struct InMessage {
     kind: MessageKind,
     /// Payload bytes so far, across frames.
     len: u64,
-    /// The pieces of a fragmented message (unused when streaming, or for a
-    /// message that fits in one frame, which is sliced from the receive buffer).
+    /// The pieces of a fragmented binary message (unused when streaming, or
+    /// for a message that fits in one frame, which is sliced from the
+    /// receive buffer).
     assembled: BytesMut,
+    /// A text collected as it is validated, piece by piece, into its
+    /// `str`-typed form: one UTF-8 pass and one copy, where validating in
+    /// the buffer and building a `str` at the end would take two passes.
+    /// Every uncompressed text that is not streamed takes this way, except
+    /// a single frame over [`STR_MAX`], which is sliced from the receive
+    /// buffer without a copy instead.
+    text: Option<String>,
     /// Whether a fragment of it was delivered (streaming).
     started: bool,
     /// Compressed (RSV1 on its first frame): its payload is inflated as it
@@ -105,9 +113,14 @@ impl InMessage {
     /// Payload bytes held: assembled fragments, or inflated output.
     fn buffered(&self) -> usize {
         #[cfg(feature = "deflate")]
-        return self.assembled.len() + self.inflated.len();
+        return self.assembled.len() + self.collected() + self.inflated.len();
         #[cfg(not(feature = "deflate"))]
-        self.assembled.len()
+        (self.assembled.len() + self.collected())
+    }
+
+    /// Bytes of a text collected so far.
+    fn collected(&self) -> usize {
+        self.text.as_ref().map_or(0, String::len)
     }
 }
 
@@ -326,22 +339,34 @@ impl Receiver {
         if fresh == 0 {
             return Ok(());
         }
-        // Compressed text is validated once inflated.
-        let text = !frame.header.opcode.is_control()
-            && self
-                .message
-                .as_ref()
-                .is_some_and(|m| m.kind == MessageKind::Text && !m.compressed);
         let piece = &mut self.buf[frame.held..frame.held + fresh];
         if let Some(key) = frame.header.mask {
             apply_mask(piece, key, frame.processed as usize);
         }
-        if text {
-            self.utf8
-                .feed(piece)
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
-        }
         frame.processed += fresh as u64;
+        let message = self
+            .message
+            .as_mut()
+            .filter(|_| !frame.header.opcode.is_control());
+        match message {
+            // A collected text leaves the buffer as soon as it is validated.
+            Some(InMessage {
+                text: Some(text), ..
+            }) => {
+                self.utf8
+                    .feed_into(piece, text)
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+                self.advance(fresh);
+                return Ok(());
+            }
+            // Compressed text is validated once inflated.
+            Some(message) if message.kind == MessageKind::Text && !message.compressed => {
+                self.utf8
+                    .feed(piece)
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+            _ => {}
+        }
         frame.held += fresh;
         Ok(())
     }
@@ -376,10 +401,16 @@ impl Receiver {
             return Err(ProtocolError::ExpectedContinuation);
         }
         check_message_len(header.payload_len, config)?;
+        let collect = kind == MessageKind::Text
+            && !compressed
+            && !config.streaming
+            && (!header.fin || header.payload_len <= STR_MAX as u64);
         self.message = Some(InMessage {
             kind,
             len: 0,
             assembled: BytesMut::new(),
+            text: collect
+                .then(|| String::with_capacity((header.payload_len as usize).min(STR_MAX))),
             started: false,
             compressed,
             #[cfg(feature = "deflate")]
@@ -430,11 +461,11 @@ impl Receiver {
                 fin: last,
             })));
         }
-        if kind == MessageKind::Text && !fragmented && complete && frame.held <= STR_MAX {
-            // A short text in one frame goes straight to its `str` form.
-            let held = std::mem::take(&mut frame.held);
-            let text = Utf8Bytes::copy_validated(&self.buf[..held]);
-            self.advance(held);
+        if let Some(text) = message.text.as_mut() {
+            if !last {
+                return Ok(None);
+            }
+            let text = Utf8Bytes::from(std::mem::take(text));
             self.message = None;
             return Ok(Some(Received::Message(Message::Text(text))));
         }
@@ -503,6 +534,14 @@ impl Receiver {
         let produced = out.len() - start;
         message.inflated_len += produced;
         frame.inflated += produced;
+        // What was inflated before an error came before it in the message:
+        // its UTF-8 is checked first, so that the verdict does not depend
+        // on how the input was split into reads.
+        if message.kind == MessageKind::Text {
+            self.utf8
+                .feed(&out[start..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
         let step = match result {
             Ok(step) => step,
             Err(InflateError::Corrupt) => return Err(ProtocolError::InvalidCompressedData),
@@ -516,13 +555,8 @@ impl Receiver {
         frame.held -= step.consumed;
         frame.paused = !step.done;
         let last = ends_message && step.done;
-        if message.kind == MessageKind::Text {
-            self.utf8
-                .feed(&out[start..])
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
-            if last {
-                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-            }
+        if last && message.kind == MessageKind::Text {
+            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         if complete && step.done {
             message.len += frame.header.payload_len;

@@ -4,15 +4,16 @@
 //!
 //! Without `unsafe`, the only ways to a `&str` are a value that is already
 //! `str`-typed (`String`, `Arc<str>`, `&'static str`) or a validation pass
-//! over bytes. A text message arrives as `Bytes` sliced from the receive
-//! buffer, validated incrementally while it was unmasked, but still
-//! byte-typed. Turning it into a `str`-typed value costs a second validation
-//! (to obtain the `&str`) and a copy: about +60% on the time to receive a
-//! large multi-byte text. So:
+//! over bytes. The receive path validates a text as it unmasks it, and
+//! collects the validated pieces into a `String` (one pass and one copy);
+//! a large text in a single frame would rather stay a zero-copy slice of
+//! the receive buffer, validated but byte-typed, since turning that into a
+//! `str`-typed value would cost a copy and a second validation: about +60%
+//! on the time to receive a large multi-byte text. So:
 //!
-//! - texts up to [`STR_MAX`] bytes received from the wire, and every text
-//!   built from a `String`, a `&str` or a `&'static str`, are held `str`-typed:
-//!   [`Utf8Bytes::as_str`] is O(1);
+//! - texts up to [`STR_MAX`] bytes received from the wire, fragmented texts,
+//!   and every text built from a `String`, a `&str` or a `&'static str`, are
+//!   held `str`-typed: [`Utf8Bytes::as_str`] is O(1);
 //! - longer received texts stay the zero-copy slice of the receive buffer, and
 //!   `as_str` validates them again with `simdutf8` (about 20 GiB/s on
 //!   multi-byte text with AVX2), which never fails. Call `as_str` once and
@@ -141,22 +142,11 @@ impl Utf8Bytes {
         self.clone().into_bytes()
     }
 
-    /// Wraps bytes that the caller has already validated as UTF-8 (the
-    /// receive path, which checks text incrementally as it unmasks it).
+    /// Wraps bytes that the caller has already validated as UTF-8: a long
+    /// text sliced from the receive buffer, or an inflated one.
     ///
     /// Up to 64 KiB, the text is validated again and copied, to make
     /// `as_str` O(1); longer texts are kept as they are, without a pass.
-    /// Copies a short text that the receive path has validated out of the
-    /// receive buffer, straight into its `str`-typed form (at most
-    /// [`STR_MAX`] bytes): one copy, and the buffer is not kept alive.
-    pub(crate) fn copy_validated(bytes: &[u8]) -> Self {
-        debug_assert!(bytes.len() <= STR_MAX);
-        match simdutf8::basic::from_utf8(bytes) {
-            Ok(text) => Utf8Bytes(Repr::Shared(Arc::from(text))),
-            Err(_) => Utf8Bytes(Repr::Validated(Bytes::copy_from_slice(bytes))),
-        }
-    }
-
     pub(crate) fn from_validated(bytes: Bytes) -> Self {
         debug_assert!(std::str::from_utf8(&bytes).is_ok());
         if bytes.len() <= STR_MAX {

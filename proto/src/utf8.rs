@@ -27,7 +27,22 @@ impl Utf8Validator {
 
     /// Checks the next piece of the text. Fails as soon as the bytes seen so
     /// far can no longer be the beginning of valid UTF-8.
-    pub fn feed(&mut self, mut piece: &[u8]) -> Result<(), InvalidUtf8> {
+    pub fn feed(&mut self, piece: &[u8]) -> Result<(), InvalidUtf8> {
+        self.check(piece, |_| {})
+    }
+
+    /// Checks the next piece of the text, as [`feed`](Self::feed), and
+    /// appends what is valid so far to `text`: a character cut at the end of
+    /// the piece is appended once the next piece completes it. One pass
+    /// both validates and yields the `str`, so collecting a text that
+    /// arrives in pieces costs one validation and one copy.
+    pub fn feed_into(&mut self, piece: &[u8], text: &mut String) -> Result<(), InvalidUtf8> {
+        self.check(piece, |valid| text.push_str(valid))
+    }
+
+    /// Validates `piece` after what came before, handing each validated
+    /// run of it to `valid`.
+    fn check(&mut self, mut piece: &[u8], mut valid: impl FnMut(&str)) -> Result<(), InvalidUtf8> {
         if self.partial_len > 0 {
             let have = usize::from(self.partial_len);
             let need = char_width(self.partial[0]) - have;
@@ -36,7 +51,10 @@ impl Utf8Validator {
             self.partial_len += take as u8;
             piece = &piece[take..];
             match std::str::from_utf8(&self.partial[..usize::from(self.partial_len)]) {
-                Ok(_) => self.partial_len = 0,
+                Ok(character) => {
+                    valid(character);
+                    self.partial_len = 0;
+                }
                 Err(e) if e.error_len().is_none() => return Ok(()),
                 Err(_) => return Err(InvalidUtf8),
             }
@@ -44,11 +62,12 @@ impl Utf8Validator {
         // A piece cut inside a character: validate up to the cut at full
         // speed, and keep the start of the character for the next piece.
         let (whole, tail) = piece.split_at(complete_prefix_len(piece));
-        if simdutf8::basic::from_utf8(whole).is_err() {
-            return Err(InvalidUtf8);
-        }
+        valid(simdutf8::basic::from_utf8(whole).map_err(|_| InvalidUtf8)?);
         match std::str::from_utf8(tail) {
-            Ok(_) => Ok(()),
+            Ok(rest) => {
+                valid(rest);
+                Ok(())
+            }
             Err(e) if e.error_len().is_none() => {
                 self.partial[..tail.len()].copy_from_slice(tail);
                 self.partial_len = tail.len() as u8;
@@ -100,16 +119,29 @@ fn char_width(lead: u8) -> usize {
 mod tests {
     use super::*;
 
+    /// Whether `bytes` cut at `cuts` is valid, by `feed`; `feed_into` must
+    /// agree, and collect exactly the bytes of a valid text.
     fn valid_in_pieces(bytes: &[u8], cuts: &[usize]) -> bool {
         let mut validator = Utf8Validator::new();
+        let mut collector = Utf8Validator::new();
+        let mut collected = String::new();
         let mut start = 0;
         for &cut in cuts.iter().chain(std::iter::once(&bytes.len())) {
-            if validator.feed(&bytes[start..cut]).is_err() {
+            let piece = &bytes[start..cut];
+            let fed = validator.feed(piece);
+            assert_eq!(collector.feed_into(piece, &mut collected), fed);
+            if fed.is_err() {
                 return false;
             }
+            assert!(bytes.starts_with(collected.as_bytes()));
             start = cut;
         }
-        validator.finish().is_ok()
+        let finished = validator.finish();
+        assert_eq!(collector.finish(), finished);
+        if finished.is_ok() {
+            assert_eq!(collected.as_bytes(), bytes);
+        }
+        finished.is_ok()
     }
 
     #[test]

@@ -31,6 +31,17 @@ fn payload() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// A long text of 16,000 to 17,000 characters of one to four bytes: on
+/// either side of 64 KiB, where a received text stops being copied into a
+/// `String` and stays a slice of the receive buffer.
+fn long_text() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec(any::<char>(), 1..8),
+        16_000..17_000usize,
+    )
+        .prop_map(|(chars, len)| chars.iter().cycle().take(len).collect())
+}
+
 /// Splits `bytes` at the given fractions of its length.
 fn pieces(bytes: Vec<u8>, cuts: Vec<prop::sample::Index>) -> Vec<Vec<u8>> {
     let mut at: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
@@ -48,8 +59,11 @@ fn op() -> impl Strategy<Value = Op> {
     let cuts = prop::collection::vec(any::<prop::sample::Index>(), 0..4);
     prop_oneof![
         4 => "\\PC{0,40}".prop_map(Op::Text),
+        1 => long_text().prop_map(Op::Text),
         4 => payload().prop_map(Op::Binary),
         2 => ("\\PC{0,40}", cuts.clone())
+            .prop_map(|(text, cuts)| Op::Fragmented(MessageKind::Text, pieces(text.into_bytes(), cuts))),
+        1 => (long_text(), cuts.clone())
             .prop_map(|(text, cuts)| Op::Fragmented(MessageKind::Text, pieces(text.into_bytes(), cuts))),
         2 => (payload(), cuts).prop_map(|(data, cuts)| Op::Fragmented(MessageKind::Binary, pieces(data, cuts))),
         1 => prop::collection::vec(any::<u8>(), 0..=125).prop_map(Op::Ping),
