@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{echo_server, server, within};
 use futures_util::{SinkExt, StreamExt};
 use rusty_socket_tokio::{connect, Bytes, CloseCode, Config, Message, State};
@@ -70,6 +72,48 @@ async fn split_halves_send_and_receive_from_two_tasks() {
         assert!(read.is_pair_of(&write));
         let ws = read.reunite(write).unwrap();
         assert_eq!(ws.state(), State::Closed);
+    })
+    .await;
+}
+
+/// A wake empties the driver's waker slots, so a half that waits again
+/// must register again, every time; and a half moved to another task must
+/// register that task's waker, not keep the last one. A driver that skipped
+/// either registration would never wake the reader here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_that_waits_again_or_moves_to_another_task_is_woken_every_time() {
+    within(async {
+        const ROUNDS: usize = 40;
+        let url = echo_server(Config::default()).await;
+        let (mut write, mut read) = connect(&url).await.unwrap().0.split();
+        // A reader in a new task each round, waiting before the message is sent.
+        for round in 0..ROUNDS {
+            let reader = tokio::spawn(async move {
+                let message = read.recv().await.unwrap();
+                (read, message)
+            });
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            let text = format!("round {round}");
+            write.send(Message::text(text.clone())).await.unwrap();
+            let (back, message) = reader.await.unwrap();
+            read = back;
+            assert_eq!(message, Some(Message::text(text)));
+        }
+        // One reader task that goes back to waiting after every message.
+        let reader = tokio::spawn(async move {
+            for round in 0..ROUNDS {
+                let message = read.recv().await.unwrap();
+                assert_eq!(message, Some(Message::text(format!("again {round}"))));
+            }
+        });
+        for round in 0..ROUNDS {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            write
+                .send(Message::text(format!("again {round}")))
+                .await
+                .unwrap();
+        }
+        reader.await.unwrap();
     })
     .await;
 }
