@@ -11,9 +11,9 @@
 //! `str`-typed value would cost a copy and a second validation: about +60%
 //! on the time to receive a large multi-byte text. So:
 //!
-//! - texts up to [`STR_MAX`] bytes received from the wire, fragmented texts,
-//!   and every text built from a `String`, a `&str` or a `&'static str`, are
-//!   held `str`-typed: [`Utf8Bytes::as_str`] is O(1);
+//! - texts up to [`STR_MAX`] bytes received from the wire, uncompressed
+//!   fragmented texts, and every text built from a `String`, a `&str` or a
+//!   `&'static str`, are held `str`-typed: [`Utf8Bytes::as_str`] is O(1);
 //! - longer received texts stay the zero-copy slice of the receive buffer, and
 //!   `as_str` validates them again with `simdutf8` (about 20 GiB/s on
 //!   multi-byte text with AVX2), which never fails. Call `as_str` once and
@@ -30,24 +30,28 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-/// Received texts up to this many bytes are copied into a `str`-typed buffer
-/// when built, so that reading them is O(1); longer ones stay zero-copy
-/// slices that `as_str` validates again. At this size the copy and the
-/// validation cost about 4 µs, the price of one `as_str` on the bytes.
+/// Received texts up to this many bytes are collected into a `String` as
+/// they are validated, so that reading them is O(1); longer ones (in a
+/// single frame, or compressed) stay zero-copy slices that `as_str`
+/// validates again. When this limit was set, a copy and a validation at
+/// this size cost about 4 µs, the price of one `as_str` on the bytes.
 pub(crate) const STR_MAX: usize = 64 << 10;
 
 /// Immutable, reference-counted bytes that hold valid UTF-8.
 ///
-/// Text messages are handed out as slices of the receive buffer (or, up to
-/// 64 KiB, as a shared copy), so no copy is made to turn a large frame into a
-/// `String`. The only way to build one checks (or inherits from a `str`) that
-/// the bytes are UTF-8.
+/// A text message up to 64 KiB, or uncompressed in several frames, is
+/// handed out `str`-typed (as the `String` it was collected into while it
+/// was validated, or a shared copy); a longer one as a slice of the receive
+/// buffer (or of its inflated bytes), so that no copy is made to turn a
+/// large frame into a `String`. The only way to build one checks (or
+/// inherits from a `str`) that the bytes are UTF-8.
 ///
 /// [`as_str`](Self::as_str) (and so `Deref`, `Display`, `Debug`) is O(1) for
 /// every text built from a `String` or `&str`, and for received texts up to
-/// 64 KiB; on a longer received text it validates the bytes again, at memory
-/// speed. [`len`](Self::len), [`as_bytes`](Self::as_bytes), comparisons and
-/// hashing are O(1) or byte-wise for all.
+/// 64 KiB or uncompressed in several frames; on a longer received text it
+/// validates the bytes again, at memory speed. [`len`](Self::len),
+/// [`as_bytes`](Self::as_bytes), comparisons and hashing are O(1) or
+/// byte-wise for all.
 #[derive(Clone)]
 pub struct Utf8Bytes(Repr);
 
