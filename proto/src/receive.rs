@@ -534,24 +534,22 @@ impl Receiver {
         let produced = out.len() - start;
         message.inflated_len += produced;
         frame.inflated += produced;
-        // What was inflated before an error came before it in the message:
-        // its UTF-8 is checked first, so that the verdict does not depend
-        // on how the input was split into reads.
+        // Output past the limit fails the message first, however the input
+        // was split. Otherwise what was inflated before corrupt data came
+        // before it in the message: its UTF-8 is checked first, so that the
+        // verdict does not depend on how the input was split into reads.
+        if let Err(InflateError::TooLarge) = result {
+            return Err(ProtocolError::MessageTooLarge {
+                len: message.inflated_len as u64 + 1,
+                max: config.max_message_size.min(config.max_frame_size),
+            });
+        }
         if message.kind == MessageKind::Text {
             self.utf8
                 .feed(&out[start..])
                 .map_err(|_| ProtocolError::InvalidUtf8)?;
         }
-        let step = match result {
-            Ok(step) => step,
-            Err(InflateError::Corrupt) => return Err(ProtocolError::InvalidCompressedData),
-            Err(InflateError::TooLarge) => {
-                return Err(ProtocolError::MessageTooLarge {
-                    len: message.inflated_len as u64 + 1,
-                    max: config.max_message_size.min(config.max_frame_size),
-                })
-            }
-        };
+        let step = result.map_err(|_| ProtocolError::InvalidCompressedData)?;
         frame.held -= step.consumed;
         frame.paused = !step.done;
         let last = ends_message && step.done;
