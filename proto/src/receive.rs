@@ -349,17 +349,21 @@ impl Receiver {
             .as_mut()
             .filter(|_| !frame.header.opcode.is_control());
         match message {
-            // A collected text leaves the buffer as soon as it is validated.
+            // A collected text leaves the buffer as soon as it is validated
+            // (so none of it is ever held).
             Some(InMessage {
                 text: Some(text), ..
             }) => {
+                debug_assert_eq!(frame.held, 0);
                 self.utf8
                     .feed_into(piece, text)
                     .map_err(|_| ProtocolError::InvalidUtf8)?;
                 self.advance(fresh);
                 return Ok(());
             }
-            // Compressed text is validated once inflated.
+            // A streamed text, or a long one that will be sliced from the
+            // buffer: validated in place. (Compressed text is validated once
+            // inflated, in `read_compressed`.)
             Some(message) if message.kind == MessageKind::Text && !message.compressed => {
                 self.utf8
                     .feed(piece)
