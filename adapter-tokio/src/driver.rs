@@ -410,8 +410,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                     continue;
                 }
             }
-            // Nothing to read, nothing to do: hold no buffer while waiting.
+            // Nothing to read, nothing to do: hold no buffer while waiting
+            // (a large receive buffer until a deadline, which the timer
+            // must then watch).
             self.conn.release_buffers();
+            if self.poll_timer(cx) {
+                continue;
+            }
             return Poll::Pending;
         }
     }

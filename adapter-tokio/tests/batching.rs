@@ -1,6 +1,7 @@
 //! Writes per burst: the answers to messages that arrive together leave in
 //! one write, however many reads the burst took; and a connection with
-//! nothing to do holds no buffer.
+//! nothing to do holds no buffer (one that grew for a large message, a
+//! moment later).
 
 mod common;
 
@@ -12,6 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use common::within;
+use futures_util::StreamExt;
 use rusty_socket_tokio::{from_raw, Config, Message, Role};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 
@@ -85,7 +87,14 @@ impl AsyncWrite for Counting {
 /// A masked binary frame as a client sends it.
 fn client_frame(payload: &[u8]) -> Vec<u8> {
     let key = [0x12, 0x34, 0x56, 0x78];
-    let mut frame = vec![0x82, 0x80 | payload.len() as u8];
+    let mut frame = match payload.len() {
+        len @ 0..=125 => vec![0x82, 0x80 | len as u8],
+        len => {
+            let mut head = vec![0x82, 0x80 | 127];
+            head.extend_from_slice(&(len as u64).to_be_bytes());
+            head
+        }
+    };
     frame.extend_from_slice(&key);
     frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
     frame
@@ -132,6 +141,39 @@ async fn the_echoes_of_a_burst_leave_in_one_write_and_the_idle_connection_keeps_
             assert_eq!(&frame[..2], &[0x82, 16]);
             assert_eq!(&frame[2..], &payload[..]);
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_buffer_grown_for_a_large_message_is_kept_a_moment_then_freed_without_traffic() {
+    within(async {
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        let mut ws = Some(from_raw(server, Role::Server, Config::default()).unwrap());
+        let payload = vec![7u8; 256 << 10];
+        let frame = client_frame(&payload);
+
+        // The poll that finds nothing more to read keeps the buffer and arms
+        // the timer: it wakes the task that waits for the next message, with
+        // no traffic at all, and the driver frees the buffer. (In a task of
+        // its own: a poll for any other reason would free it too.)
+        client.write_all(&frame).await.unwrap();
+        let message = ws.as_mut().unwrap().next().await.unwrap().unwrap();
+        assert_eq!(message, Message::Binary(payload.into()));
+        // (That it is kept at all is proto's `tests/buffer_hold.rs`.)
+        let waiting = tokio::spawn(std::future::poll_fn(move |cx| {
+            let conn = ws.as_mut().unwrap();
+            assert!(conn.poll_next_unpin(cx).is_pending(), "no message was sent");
+            match conn.connection().poll_timeout() {
+                None => Poll::Ready(ws.take().unwrap()),
+                Some(_) => Poll::Pending,
+            }
+        }));
+        let ws = tokio::time::timeout(Duration::from_secs(2), waiting)
+            .await
+            .expect("the timer woke the waiting task")
+            .unwrap();
+        assert_eq!(ws.connection().buffer_capacity(), 0, "idle: no buffer held");
     })
     .await;
 }

@@ -362,7 +362,8 @@ impl Connection {
     /// Bytes of memory the connection holds in its buffers (capacity, not
     /// content): the receive buffer, the outgoing queue and the event queue.
     /// [`release_buffers`](Self::release_buffers) brings it to zero once
-    /// nothing waits in them.
+    /// nothing waits in them (a receive buffer grown for large frames at its
+    /// deadline, a moment later).
     pub fn buffer_capacity(&self) -> usize {
         self.rx.capacity()
             + self.tx.out.capacity()
@@ -401,8 +402,15 @@ impl Connection {
     /// [`receive_buffer`](Self::receive_buffer) allocates again. Received
     /// messages that the application keeps do not keep the receive buffer
     /// alive: payloads of up to 4 KiB are copied out of it.
+    ///
+    /// A receive buffer that grew past one read chunk for a large frame is
+    /// kept for 100 ms after the last read into it, so that a peer sending
+    /// large messages one after another does not make each of them allocate
+    /// (and fault in) a new buffer: [`poll_timeout`](Self::poll_timeout)
+    /// then includes that deadline, and
+    /// [`handle_timeout`](Self::handle_timeout) frees the buffer.
     pub fn release_buffers(&mut self) {
-        self.rx.release();
+        self.rx.release(self.now);
         if self.events.is_empty() {
             self.events = VecDeque::new();
         }
@@ -421,6 +429,7 @@ impl Connection {
             // Nothing new: the peer showed no sign of life.
             return;
         }
+        self.rx.received(now);
         if matches!(self.phase, Phase::Open) {
             self.touch(now);
         }
@@ -465,6 +474,7 @@ impl Connection {
     /// Acts on every deadline that has passed by `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
+        self.rx.handle_timeout(now);
         while let Some(timer) = self.timers.expired(now) {
             match timer {
                 Timer::Handshake | Timer::Pong => self.end(CloseReason::Timeout(timer)),
@@ -509,7 +519,11 @@ impl Connection {
     /// When the connection next wants [`handle_timeout`](Self::handle_timeout).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
+        self.timers
+            .next()
+            .into_iter()
+            .chain(self.rx.deadline())
+            .min()
     }
 
     /// Fills `dst` with the pending outgoing bytes, in order, for a vectored

