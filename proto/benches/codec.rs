@@ -97,6 +97,15 @@ fn unmask_and_validate(c: &mut Criterion) {
             BatchSize::LargeInput,
         );
     });
+    // Where a payload sits in a receive buffer: after a 2-byte header, a
+    // 64-bit length and the key.
+    group.bench_function("unmask, 14 bytes into the buffer", |b| {
+        b.iter_batched_ref(
+            || [&[0; 14][..], &masked].concat(),
+            |buf| apply_mask(&mut buf[14..], [1, 2, 3, 4], 0),
+            BatchSize::LargeInput,
+        );
+    });
     group.bench_function("validate multi-byte UTF-8", |b| {
         b.iter(|| Utf8Validator::new().feed(black_box(&text)).unwrap());
     });
