@@ -3,55 +3,15 @@
 //! allocating one each, and the buffer is freed at its deadline. Measured
 //! with a counting allocator, so this binary holds a single test.
 
+mod counting;
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use counting::{large_allocations, live, Counting};
 use rusty_socket_proto::{Connection, Event, Message};
 use support::Pair;
-
-/// Counts the bytes allocated and not yet freed, and the allocations of at
-/// least [`LARGE`] bytes.
-struct Counting;
-
-const LARGE: usize = 64 << 10;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static LARGE_ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-fn count(size: usize) {
-    if size >= LARGE {
-        LARGE_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size());
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size);
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -106,7 +66,7 @@ fn large_messages_in_a_row_reuse_one_receive_buffer_which_is_freed_at_its_deadli
     // Twenty large messages, 10 ms apart, the server going idle between
     // them. Freeing the buffer at each release would take a new large
     // allocation per message.
-    let before = LARGE_ALLOCATIONS.load(Ordering::Relaxed);
+    let before = large_allocations();
     for _ in 0..20 {
         pair.now += Duration::from_millis(10);
         let now = pair.now;
@@ -117,7 +77,7 @@ fn large_messages_in_a_row_reuse_one_receive_buffer_which_is_freed_at_its_deadli
             .handle_timeout(now + HOLD - Duration::from_millis(1));
         assert_eq!(pair.server.poll_timeout(), Some(now + HOLD));
     }
-    let allocations = LARGE_ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = large_allocations() - before;
     assert!(
         allocations <= 3,
         "20 large messages in a row took {allocations} large allocations"
@@ -125,10 +85,10 @@ fn large_messages_in_a_row_reuse_one_receive_buffer_which_is_freed_at_its_deadli
 
     // Nothing more arrives: at the deadline the buffer goes, and with it
     // the deadline.
-    let held = LIVE.load(Ordering::Relaxed);
+    let held = live();
     let deadline = pair.server.poll_timeout().unwrap();
     pair.server.handle_timeout(deadline);
-    let freed = held - LIVE.load(Ordering::Relaxed);
+    let freed = held - live();
     assert!(
         freed >= PAYLOAD as isize,
         "freed {freed} bytes at the deadline"

@@ -2,41 +2,12 @@
 //! allocator: an application that keeps small messages must not keep the
 //! receive buffers they arrived in.
 
+mod counting;
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
+use counting::{live, Counting};
 use rusty_socket_proto::{Event, Message};
 use support::Pair;
-
-/// Counts the bytes allocated and not yet freed.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -65,9 +36,9 @@ fn kept_small_messages_do_not_pin_receive_buffers() {
         pair.client.release_buffers();
     }
     assert_eq!(kept.len(), 20);
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = live();
     drop(kept);
-    let freed = before - LIVE.load(Ordering::Relaxed);
+    let freed = before - live();
     // 20 lines of 20 bytes, with allocator slack: far below one receive
     // buffer of 256 KiB each, which is what they pinned when sliced.
     assert!(
