@@ -255,6 +255,7 @@ impl Receiver {
     pub(crate) fn clear(&mut self) {
         self.consumed += self.buf.len() as u64;
         self.buf = BytesMut::new();
+        self.hold = BufferHold::default();
         self.frame = None;
         self.message = None;
     }

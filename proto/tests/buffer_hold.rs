@@ -105,4 +105,12 @@ fn large_messages_in_a_row_reuse_one_receive_buffer_which_is_freed_at_its_deadli
     pair.server.release_buffers();
     assert_eq!(pair.server.buffer_capacity(), 0);
     assert_eq!(pair.server.poll_timeout(), None);
+
+    // A connection that ends has no deadline left, a hold's included.
+    pair.now += Duration::from_secs(1);
+    let now = pair.now;
+    receive(&mut pair.server, now, &wire);
+    assert_eq!(pair.server.poll_timeout(), Some(now + HOLD));
+    pair.server.handle_reset();
+    assert_eq!(pair.server.poll_timeout(), None);
 }
